@@ -1,0 +1,24 @@
+"""ganlib: the shared library of the GAN course.
+
+Modules, each importable on its own:
+
+- :mod:`ganlib.config`  run profiles (smoke / quick / full), device choice, seeding
+- :mod:`ganlib.data`    toy 2-D mixtures, the bundled MNIST subset, torchvision datasets, batches
+- :mod:`ganlib.losses`  GAN losses as pure functions of logits
+- :mod:`ganlib.models`  one file per GAN family (``models.mlp``)
+- :mod:`ganlib.theory`  the optimal discriminator and the divergences, numerically in 1-D
+- :mod:`ganlib.train`   the alternating training loop, checkpoints, history
+- :mod:`ganlib.viz`     grids, curves, 2-D plots, animations
+- :mod:`ganlib.course`  building student notebooks from solutions, grading (not imported here)
+"""
+
+from ganlib import config, data, losses, models, theory, train, viz
+from ganlib.config import get_device, pick, resolve_profile, seed_everything
+from ganlib.train import History, TrainConfig
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "config", "data", "losses", "models", "theory", "train", "viz",
+    "get_device", "pick", "resolve_profile", "seed_everything", "History", "TrainConfig",
+]

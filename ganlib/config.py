@@ -1,0 +1,96 @@
+"""Run profiles, device choice and seeding.
+
+Every notebook and the CLI pick one *profile*, which scales how much work a run does:
+
+- ``smoke``: seconds on two CPU cores; proves that every cell runs (CI uses it).
+- ``quick``: minutes on a laptop CPU; results a student can recognise.
+- ``full``:  a GPU; the quality the lecture promises.
+
+``auto`` reads the ``GANLIB_PROFILE`` environment variable, else picks ``full`` when CUDA is
+available and ``quick`` elsewhere. Device and profile are chosen once, at the top of a notebook or
+in the CLI, and then passed around as values.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+PROFILES = ("smoke", "quick", "full")
+DEVICES = ("auto", "cuda", "mps", "cpu")
+
+T = TypeVar("T")
+
+
+def resolve_profile(profile: str = "auto") -> str:
+    """Turn ``"auto"`` (or an explicit name) into one of ``smoke``, ``quick``, ``full``.
+
+    Args:
+        profile: ``"auto"`` or one of :data:`PROFILES`. With ``"auto"`` the environment variable
+            ``GANLIB_PROFILE`` wins if set; otherwise ``full`` on CUDA and ``quick`` elsewhere.
+
+    Returns:
+        The profile name.
+
+    Raises:
+        ValueError: for a name that is not a profile, listing the valid ones.
+    """
+    name = profile.strip().lower()
+    if name == "auto":
+        name = os.environ.get("GANLIB_PROFILE", "").strip().lower()
+        if not name or name == "auto":
+            return "full" if torch.cuda.is_available() else "quick"
+        source = f"GANLIB_PROFILE={name!r}"
+    else:
+        source = f"profile {profile!r}"
+    if name not in PROFILES:
+        raise ValueError(f"unknown {source}; choose one of: auto, {', '.join(PROFILES)}")
+    return name
+
+
+def pick(profile: str, *, smoke: T, quick: T, full: T) -> T:
+    """Choose a value by profile, e.g. ``steps = pick(PROFILE, smoke=200, quick=3000, full=20000)``."""
+    return {"smoke": smoke, "quick": quick, "full": full}[resolve_profile(profile)]
+
+
+def get_device(device: str | torch.device = "auto") -> torch.device:
+    """Resolve ``"auto"`` to the best available device: cuda, then mps, then cpu.
+
+    Args:
+        device: ``"auto"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"cpu"`` or a ``torch.device``.
+
+    Raises:
+        ValueError: for an unknown name, or for a device this machine does not have.
+    """
+    if isinstance(device, torch.device):
+        return device
+    name = device.strip().lower()
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if has_mps else torch.device("cpu")
+    kind = name.split(":")[0]
+    if kind not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; choose one of: {', '.join(DEVICES)}")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but CUDA is not available here; use 'auto' or 'cpu'")
+    if kind == "mps" and not has_mps:
+        raise ValueError("device 'mps' was asked for but MPS is not available here; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch (all devices) and return a CPU ``torch.Generator`` seeded too.
+
+    The returned generator is what ganlib's samplers take, so that a run's noise and batches can be
+    saved in a checkpoint and restored exactly.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return torch.Generator().manual_seed(seed)

@@ -1,0 +1,411 @@
+"""The alternating GAN training loop, with history, snapshots and exact-resume checkpoints.
+
+The loop is the lecture's algorithm (Goodfellow et al. 2014, Algorithm 1):
+
+    for each iteration:
+        k times:  sample x ~ p_data, z ~ p_z;  update D to increase log D(x) + log(1 - D(G(z)))
+        once:     sample z ~ p_z;              update G with the chosen generator loss
+
+One *step* is one iteration of the outer loop, i.e. one generator update. Everything random in a
+run (noise, mini-batches) comes from generators whose state is saved in the checkpoint, so a
+resumed run continues exactly where the interrupted one stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import pickle
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ganlib import losses
+from ganlib.config import get_device
+
+__all__ = [
+    "TrainConfig",
+    "History",
+    "CheckpointError",
+    "NonFiniteLossError",
+    "discriminator_step",
+    "generator_step",
+    "train_step",
+    "train",
+    "sample",
+    "save_checkpoint",
+    "load_checkpoint",
+    "CHECKPOINT_NAME",
+]
+
+CHECKPOINT_NAME = "checkpoint.pt"
+_FORMAT = "ganlib-checkpoint-v1"
+
+
+class Batches(Protocol):
+    """What ``train`` reads real data from: an endless iterator with a restorable state."""
+
+    def __next__(self) -> torch.Tensor: ...
+    def state_dict(self) -> dict: ...
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000  # generator updates (outer iterations) in total, counting resumed ones
+    batch_size: int = 128  # real and fake samples per update (the batch iterator must match)
+    k: int = 1  # discriminator updates per generator update (the lecture's k)
+    g_loss: str = "non-saturating"  # "non-saturating" or "saturating"
+    lr_g: float = 2e-4  # Adam learning rate of G
+    lr_d: float = 2e-4  # Adam learning rate of D
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas; beta1 = 0.5 as in DCGAN
+    log_every: int = 10  # record the history (and check losses are finite) every N steps
+    snapshot_every: int = 0  # keep G's samples of a fixed z every N steps; 0 = only at the end
+    n_snapshot: int = 64  # samples per snapshot
+    checkpoint_every: int = 0  # write a checkpoint every N steps; 0 = only at the end
+    seed: int = 0  # seeds the noise, the snapshot latents and the models' initialisation
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss; the last good checkpoint is left untouched."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt, or not a ganlib checkpoint."""
+
+
+@dataclass
+class History:
+    """What happened during training, one entry per logged step.
+
+    ``d_real`` and ``d_fake`` are the mean of D's probabilities sigmoid(logit) on real and fake
+    samples: at the game's equilibrium both are 1/2.
+    """
+
+    step: list[int] = field(default_factory=list)
+    d_loss: list[float] = field(default_factory=list)
+    g_loss: list[float] = field(default_factory=list)
+    d_real: list[float] = field(default_factory=list)
+    d_fake: list[float] = field(default_factory=list)
+    snapshot_steps: list[int] = field(default_factory=list)
+    snapshots: list[torch.Tensor] = field(default_factory=list)  # each (n_snapshot, *data_shape), CPU
+
+    METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
+
+    def record(self, step: int, metrics: dict[str, float]) -> None:
+        self.step.append(step)
+        for name in self.METRICS:
+            getattr(self, name).append(float(metrics[name]))
+
+    def to_dict(self) -> dict[str, list]:
+        """The logged numbers (not the snapshots), ready for ``json.dump``."""
+        return {"step": list(self.step), **{name: list(getattr(self, name)) for name in self.METRICS}}
+
+    def state_dict(self) -> dict:
+        """Numbers and snapshots, in a form ``torch.load(weights_only=True)`` accepts."""
+        return {**self.to_dict(), "snapshot_steps": list(self.snapshot_steps), "snapshots": list(self.snapshots)}
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> "History":
+        return cls(**{f.name: list(state.get(f.name, [])) for f in dataclasses.fields(cls)})
+
+    def save_json(self, path: str | os.PathLike) -> None:
+        _atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1))
+
+
+# ---------------------------------------------------------------------------------------------
+# One training step, in named phases
+# ---------------------------------------------------------------------------------------------
+
+
+def discriminator_step(
+    G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, real: torch.Tensor, z: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """One update of D: ascend log D(x) + log(1 - D(G(z))) with G held fixed."""
+    with torch.no_grad():
+        fake = G(z)  # (B, *data_shape), no graph back into G: only D learns here
+    real_logits, fake_logits = D(real), D(fake)  # (B,), (B,)
+    loss = losses.discriminator_loss(real_logits, fake_logits)
+    opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_d.step()
+    return {
+        "d_loss": loss.detach(),
+        "d_real": torch.sigmoid(real_logits.detach()).mean(),
+        "d_fake": torch.sigmoid(fake_logits.detach()).mean(),
+    }
+
+
+def generator_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    z: torch.Tensor,
+    g_loss: Callable[[torch.Tensor], torch.Tensor],
+) -> dict[str, torch.Tensor]:
+    """One update of G: descend ``g_loss(D(G(z)))`` with D held fixed."""
+    D.requires_grad_(False)  # gradients flow *through* D into G, but D's weights take none
+    try:
+        loss = g_loss(D(G(z)))
+        opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_g.step()
+    finally:
+        D.requires_grad_(True)
+    return {"g_loss": loss.detach()}
+
+
+def train_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    batches: Batches,
+    sample_z: Callable[[int], torch.Tensor],
+    *,
+    k: int = 1,
+    g_loss: Callable[[torch.Tensor], torch.Tensor] = losses.generator_loss_nonsaturating,
+) -> dict[str, torch.Tensor]:
+    """One iteration of the lecture's algorithm: k discriminator updates, then one generator update.
+
+    Args:
+        G, D: the generator and the discriminator (D returns logits).
+        opt_g, opt_d: their optimisers.
+        batches: endless iterator of real mini-batches (B, *data_shape) on the training device.
+        sample_z: ``sample_z(B)`` returns a latent batch (B, latent_dim) on the training device.
+        k: discriminator updates per generator update.
+        g_loss: generator loss of fake logits, e.g. ``losses.generator_loss_nonsaturating``.
+
+    Returns:
+        Detached scalar tensors: ``d_loss``, ``d_real``, ``d_fake`` of the last D update, ``g_loss``.
+    """
+    # ---- Phase 1: k discriminator updates: maximise log D(x) + log(1 - D(G(z))) ----
+    for _ in range(k):
+        real = next(batches)
+        d_metrics = discriminator_step(G, D, opt_d, real, sample_z(real.shape[0]))
+    # ---- Phase 2: one generator update: make D(G(z)) look real ----
+    g_metrics = generator_step(G, D, opt_g, sample_z(real.shape[0]), g_loss)
+    return {**d_metrics, **g_metrics}
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints: full state, written atomically, read with weights_only=True
+# ---------------------------------------------------------------------------------------------
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
+    """Write ``state`` with ``torch.save`` to a temporary file, fsync it, then rename it over ``path``.
+
+    A crash mid-write leaves the previous checkpoint intact: the rename is atomic.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save({"format": _FORMAT, **state}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint`, with ``weights_only=True``.
+
+    Raises:
+        CheckpointError: the file is missing, truncated, corrupt, or not a ganlib checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}; train without --resume to start a new run")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or unreadable ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+            "delete it to start over, or resume from another copy"
+        ) from e
+    if not isinstance(state, dict) or state.get("format") != _FORMAT:
+        raise CheckpointError(f"{path} is not a ganlib checkpoint (expected format {_FORMAT!r})")
+    return state
+
+
+def _rng_state(noise_gen: torch.Generator) -> dict:
+    state = {"torch": torch.get_rng_state(), "noise": noise_gen.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict, noise_gen: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    noise_gen.set_state(state["noise"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+# ---------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def sample(G: nn.Module, n: int, *, generator: torch.Generator | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
+    """Draw ``n`` samples from G in eval mode, returned on the CPU as (n, *data_shape)."""
+    device = next(G.parameters()).device
+    if z is None:
+        z = torch.randn(n, G.cfg.latent_dim, generator=generator)  # (n, latent_dim), CPU generator
+    was_training = G.training
+    G.eval()
+    try:
+        return G(z.to(device)).float().cpu()
+    finally:
+        G.train(was_training)
+
+
+def _check_finite(metrics: dict[str, float], step: int, last_good: int, checkpoint: Path | None) -> None:
+    bad = [name for name in ("d_loss", "g_loss") if not math.isfinite(metrics[name])]
+    if bad:
+        where = f"the last good checkpoint is {checkpoint} (step {last_good})" if checkpoint else "no checkpoint was written"
+        raise NonFiniteLossError(
+            f"{' and '.join(bad)} became non-finite ({', '.join(f'{n}={metrics[n]}' for n in bad)}) "
+            f"at or before step {step}; {where}. Lower the learning rates or check the data for NaNs."
+        )
+
+
+def train(
+    G: nn.Module,
+    D: nn.Module,
+    batches: Batches,
+    cfg: TrainConfig | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    step_fn: Callable[..., dict[str, torch.Tensor]] = train_step,
+) -> History:
+    """Train G against D with the alternating algorithm and return the :class:`History`.
+
+    Args:
+        G, D: generator (with ``cfg.latent_dim``) and discriminator returning logits; moved to
+            ``device`` here. Initialise them (e.g. under a seed) before calling.
+        batches: endless iterator of real mini-batches on ``device`` with ``state_dict()``.
+        cfg: the :class:`TrainConfig`.
+        device: where to train.
+        out_dir: if given, ``checkpoint.pt`` is written there every ``cfg.checkpoint_every`` steps
+            and at the end, atomically.
+        resume: continue from ``out_dir/checkpoint.pt``: models, optimisers, step, history, random
+            states and the batch iterator's position are restored, so the run goes on exactly as
+            if it had never stopped. ``cfg.steps`` is the total to reach.
+        progress: show a tqdm progress bar.
+        step_fn: one training iteration, by default :func:`train_step` (same signature).
+
+    Returns:
+        The History, with losses every ``cfg.log_every`` steps and sample snapshots.
+
+    Raises:
+        NonFiniteLossError: a loss became NaN or infinite; checkpoints written so far are kept.
+        CheckpointError: ``resume`` was asked for and the checkpoint is missing or unreadable.
+    """
+    cfg = cfg or TrainConfig()
+    if cfg.k < 1 or cfg.steps < 0 or cfg.log_every < 1:
+        raise ValueError(f"need k >= 1, steps >= 0 and log_every >= 1, got {cfg}")
+    g_loss = losses.generator_loss(cfg.g_loss)
+    device = get_device(device)
+    G.to(device)
+    D.to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
+    latent_dim = G.cfg.latent_dim
+    noise_gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    # The snapshot latents are fixed for the whole run, so snapshots show one z moving over time.
+    z_fixed = torch.randn(cfg.n_snapshot, latent_dim, generator=torch.Generator().manual_seed(cfg.seed + 1))
+
+    def sample_z(n: int) -> torch.Tensor:
+        return torch.randn(n, latent_dim, device=device, generator=noise_gen)  # (n, latent_dim)
+
+    ckpt_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
+    history, start = History(), 0
+    if resume:
+        if ckpt_path is None:
+            raise CheckpointError("resume=True needs out_dir, the folder that holds checkpoint.pt")
+        state = load_checkpoint(ckpt_path, map_location=device)
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        batches.load_state_dict(state["batches"])
+        _set_rng_state(state["rng"], noise_gen)
+        history, start = History.from_state_dict(state["history"]), int(state["step"])
+        changed = {k: (v, getattr(cfg, k)) for k, v in state["config"].items()
+                   if k not in ("steps", "log_every", "snapshot_every", "checkpoint_every")
+                   and hasattr(cfg, k) and _plain(getattr(cfg, k)) != _plain(v)}
+        if changed:
+            warnings.warn(f"resuming with settings that differ from the checkpoint's: {changed}", stacklevel=2)
+    last_good = start
+
+    def checkpoint(step: int) -> None:
+        nonlocal last_good
+        if ckpt_path is None:
+            return
+        save_checkpoint(ckpt_path, {
+            "step": step,
+            "G": G.state_dict(), "D": D.state_dict(),
+            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+            "rng": _rng_state(noise_gen),
+            "batches": batches.state_dict(),
+            "history": history.state_dict(),
+            "config": {k: _plain(v) for k, v in dataclasses.asdict(cfg).items()},
+        })
+        last_good = step
+
+    def snapshot(step: int) -> None:
+        if not history.snapshot_steps or history.snapshot_steps[-1] != step:
+            history.snapshot_steps.append(step)
+            history.snapshots.append(sample(G, cfg.n_snapshot, z=z_fixed))
+
+    if start == 0:
+        snapshot(0)
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress,
+               desc=f"training ({cfg.g_loss}, k={cfg.k})", unit="step")
+    for step in bar:
+        metrics = step_fn(G, D, opt_g, opt_d, batches, sample_z, k=cfg.k, g_loss=g_loss)
+        done = step + 1
+        is_log = done % cfg.log_every == 0 or done == cfg.steps
+        is_ckpt = cfg.checkpoint_every > 0 and done % cfg.checkpoint_every == 0
+        if is_log or is_ckpt:  # .item() waits for the GPU, so only at these steps
+            values = {name: float(metrics[name]) for name in History.METRICS}
+            _check_finite(values, done, last_good, ckpt_path if last_good else None)
+            if is_log:
+                history.record(done, values)
+                bar.set_postfix(d_loss=f"{values['d_loss']:.3f}", g_loss=f"{values['g_loss']:.3f}",
+                                d_real=f"{values['d_real']:.2f}", d_fake=f"{values['d_fake']:.2f}")
+        if (cfg.snapshot_every and done % cfg.snapshot_every == 0) or done == cfg.steps:
+            snapshot(done)
+        if is_ckpt or done == cfg.steps:
+            checkpoint(done)
+    bar.close()
+    return history
+
+
+def _plain(value):
+    """Config values as plain Python types (tuples become lists) for the checkpoint."""
+    return list(value) if isinstance(value, tuple) else value

@@ -1,0 +1,174 @@
+"""Figures: sample grids, training curves, 2-D samples over D's heat map, animations, 1-D densities.
+
+Every plotting function draws into ``ax`` when given one (so figures compose) and otherwise makes
+its own figure; it returns the matplotlib ``Figure``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torchvision
+from matplotlib import animation
+
+if TYPE_CHECKING:
+    from ganlib.train import History
+
+__all__ = [
+    "image_grid",
+    "show_images",
+    "save_image_grid",
+    "plot_history",
+    "plot_2d",
+    "animate_2d",
+    "plot_densities_1d",
+]
+
+
+def _axes(ax, figsize=(5, 5)):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    return ax.figure, ax
+
+
+def image_grid(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
+    """Tile images (B, C, H, W) in [-1, 1] into one (H', W', C) array in [0, 1]."""
+    if images.ndim != 4:
+        raise ValueError(f"expected images of shape (B, C, H, W), got {tuple(images.shape)}")
+    grid = torchvision.utils.make_grid(images.detach().float().cpu(), nrow=nrow, padding=2,
+                                       normalize=True, value_range=(-1, 1), pad_value=1.0)
+    return grid.permute(1, 2, 0).numpy()  # (H', W', C)
+
+
+def show_images(images: torch.Tensor, nrow: int = 8, title: str | None = None, ax=None):
+    """Show a grid of images (B, C, H, W) in [-1, 1]."""
+    fig, ax = _axes(ax)
+    ax.imshow(image_grid(images, nrow))  # make_grid repeats a grey channel to RGB
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def save_image_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8) -> None:
+    """Write a grid of images (B, C, H, W) in [-1, 1] to a PNG file."""
+    torchvision.utils.save_image(images.detach().float().cpu(), os.fspath(path), nrow=nrow,
+                                 normalize=True, value_range=(-1, 1), pad_value=1.0)
+
+
+def plot_history(history: "History", title: str | None = None, axes: Sequence | None = None):
+    """Two panels: the losses, and D's mean output on real and fake samples (1/2 at equilibrium)."""
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig = axes[0].figure
+    axes[0].plot(history.step, history.d_loss, label="D loss")
+    axes[0].plot(history.step, history.g_loss, label="G loss")
+    axes[0].axhline(np.log(4), color="grey", ls=":", lw=1, label="D loss at equilibrium (log 4)")
+    axes[0].set_xlabel("generator step")
+    axes[0].set_ylabel("loss")
+    axes[0].legend(fontsize=8)
+    axes[1].plot(history.step, history.d_real, label="mean D(x), real")
+    axes[1].plot(history.step, history.d_fake, label="mean D(G(z)), fake")
+    axes[1].axhline(0.5, color="grey", ls=":", lw=1, label="1/2")
+    axes[1].set_ylim(-0.02, 1.02)
+    axes[1].set_xlabel("generator step")
+    axes[1].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _lim(points: np.ndarray, margin: float = 0.5) -> float:
+    return float(np.abs(points).max()) + margin
+
+
+@torch.no_grad()
+def _d_heatmap(D: torch.nn.Module, lim: float, n: int = 120) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xs = np.linspace(-lim, lim, n)
+    gx, gy = np.meshgrid(xs, xs)
+    pts = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float32)  # (n*n, 2)
+    device = next(D.parameters()).device
+    prob = torch.sigmoid(D(pts.to(device))).cpu().numpy().reshape(n, n)
+    return gx, gy, prob
+
+
+def plot_2d(
+    samples: torch.Tensor | np.ndarray,
+    real: torch.Tensor | np.ndarray | None = None,
+    D: torch.nn.Module | None = None,
+    lim: float | None = None,
+    title: str | None = None,
+    ax=None,
+):
+    """Scatter generated 2-D points (orange) over real ones (black), on D's output as a heat map.
+
+    The heat map shows D(x) = sigmoid(logit): blue where D says "fake", red where it says "real".
+    """
+    fig, ax = _axes(ax)
+    samples = np.asarray(samples, dtype=np.float32)
+    lim = lim or _lim(samples if real is None else np.asarray(real))
+    if D is not None:
+        gx, gy, prob = _d_heatmap(D, lim)
+        mesh = ax.pcolormesh(gx, gy, prob, cmap="coolwarm", vmin=0, vmax=1, shading="auto", alpha=0.6)
+        fig.colorbar(mesh, ax=ax, fraction=0.046, pad=0.04, label="D(x)")
+    if real is not None:
+        real = np.asarray(real)
+        ax.scatter(real[:, 0], real[:, 1], s=4, c="k", alpha=0.3, label="real")
+    ax.scatter(samples[:, 0], samples[:, 1], s=4, c="tab:orange", alpha=0.6, label="generated")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=8, markerscale=3)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def animate_2d(history: "History", real: torch.Tensor | np.ndarray, lim: float | None = None,
+               interval: int = 150) -> animation.FuncAnimation:
+    """Animate the 2-D snapshots of a run over the real points.
+
+    Show it in a notebook with ``IPython.display.HTML(anim.to_jshtml())``.
+    """
+    real = np.asarray(real)
+    lim = lim or _lim(real)
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.scatter(real[:, 0], real[:, 1], s=4, c="k", alpha=0.3)
+    dots = ax.scatter([], [], s=6, c="tab:orange")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+
+    def frame(i: int):
+        dots.set_offsets(history.snapshots[i].numpy())
+        ax.set_title(f"step {history.snapshot_steps[i]}")
+        return (dots,)
+
+    anim = animation.FuncAnimation(fig, frame, frames=len(history.snapshots), interval=interval, blit=False)
+    plt.close(fig)  # the animation is what gets shown, not the static figure
+    return anim
+
+
+def plot_densities_1d(x: np.ndarray, p_data: np.ndarray, p_g: np.ndarray, d: np.ndarray | None = None,
+                      d_label: str = "D*(x)", ax=None):
+    """Plot p_data (black, dotted), p_g (green) and a discriminator (blue, dashed) as in the GAN paper's Fig. 1."""
+    fig, ax = _axes(ax, figsize=(7, 3.5))
+    ax.plot(x, p_data, "k:", lw=2, label="p_data")
+    ax.plot(x, p_g, "g-", lw=2, label="p_g")
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    if d is not None:
+        ax2 = ax.twinx()
+        ax2.plot(x, d, "b--", lw=2, label=d_label)
+        ax2.set_ylim(-0.02, 1.02)
+        ax2.set_ylabel("D(x)")
+        lines = ax.get_lines() + ax2.get_lines()
+        ax.legend(lines, [ln.get_label() for ln in lines], loc="upper right", fontsize=8)
+    else:
+        ax.legend(loc="upper right", fontsize=8)
+    return fig
