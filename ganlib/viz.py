@@ -6,8 +6,9 @@ its own figure; it returns the matplotlib ``Figure``.
 
 from __future__ import annotations
 
+import io
 import os
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -16,6 +17,8 @@ import torchvision
 from matplotlib import animation
 
 if TYPE_CHECKING:
+    import ipywidgets as widgets
+
     from ganlib.train import History
 
 __all__ = [
@@ -26,6 +29,9 @@ __all__ = [
     "plot_2d",
     "animate_2d",
     "plot_densities_1d",
+    "plot_mode_coverage",
+    "figure_png",
+    "slider_figure",
 ]
 
 
@@ -172,3 +178,65 @@ def plot_densities_1d(x: np.ndarray, p_data: np.ndarray, p_g: np.ndarray, d: np.
     else:
         ax.legend(loc="upper right", fontsize=8)
     return fig
+
+
+def plot_mode_coverage(histories: "dict[str, History]", mixture, ax=None, title: str | None = None):
+    """Modes covered over training, one line per run, from each run's 2-D sample snapshots.
+
+    Every snapshot of every history is scored with :func:`ganlib.data.count_modes`; a line that
+    climbs to ``mixture.n_modes`` and stays there is a run that found every mode, a line that
+    drops and climbs again is mode hopping.
+
+    Args:
+        histories: run label -> :class:`~ganlib.train.History` with 2-D snapshots (N, 2). Use a
+            few hundred samples per snapshot (``TrainConfig.n_snapshot``) for a steady count.
+        mixture: the target :class:`~ganlib.data.GaussianMixture`.
+        ax: draw into these axes; by default a new figure.
+        title: the axes title.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    from ganlib.data import count_modes  # local: viz otherwise needs nothing from data
+
+    fig, ax = _axes(ax, figsize=(7, 3.5))
+    for label, history in histories.items():
+        modes = [count_modes(s, mixture).n_modes for s in history.snapshots]
+        ax.plot(history.snapshot_steps, modes, marker=".", label=label)
+    ax.axhline(mixture.n_modes, color="grey", ls=":", lw=1, label=f"all {mixture.n_modes} modes")
+    ax.set_ylim(-0.3, mixture.n_modes + 0.5)
+    ax.set_xlabel("generator step")
+    ax.set_ylabel("modes covered")
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def figure_png(fig) -> bytes:
+    """Render a matplotlib figure to PNG bytes and close it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def slider_figure(draw: Callable[..., "plt.Figure"], **sliders) -> "widgets.VBox":
+    """Sliders that redraw a figure: ``draw(**values)`` must return a new matplotlib Figure.
+
+    Each keyword is a slider widget (e.g. ``mu=widgets.FloatSlider(...)``). The figure is shown as
+    an ``Image`` widget holding a PNG, updated whenever a slider moves. Unlike ``ipywidgets.interact``
+    this uses no ``Output`` widget, whose capture can deadlock notebook runners (papermill, nbval)
+    that execute the notebook without a browser; in a static view the first drawing is shown.
+    """
+    import ipywidgets as widgets  # imported here: only notebooks need it
+
+    image = widgets.Image(format="png")
+
+    def redraw(_change=None) -> None:
+        image.value = figure_png(draw(**{name: s.value for name, s in sliders.items()}))
+
+    for s in sliders.values():
+        s.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox(list(sliders.values())), image])
