@@ -56,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--profile", default="auto", help="smoke, quick, full or auto (default auto: GANLIB_PROFILE, else full on CUDA, quick elsewhere)")
     t.add_argument("--device", default="auto", help="auto, cuda, mps or cpu (default auto)")
     t.add_argument("--k", type=int, default=1, help="discriminator steps per generator step (default 1)")
-    t.add_argument("--g-loss", default="non-saturating", help="non-saturating (default) or saturating")
+    t.add_argument("--g-loss", default="non-saturating", choices=["non-saturating", "saturating"],
+                   help="generator loss (default non-saturating)")
     t.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: by model)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -79,17 +80,17 @@ def _train(args: argparse.Namespace) -> int:
     from ganlib.models.mlp import build_mlp_gan
 
     if args.model not in MODELS:
-        raise SystemExit(f"error: unknown model {args.model!r}; choose one of: {', '.join(MODELS)}")
+        raise ValueError(f"unknown model {args.model!r}; choose one of: {', '.join(MODELS)}")
     if args.dataset not in data.dataset_names():
-        raise SystemExit(f"error: unknown dataset {args.dataset!r}; choose one of: {', '.join(data.dataset_names())}")
+        raise ValueError(f"unknown dataset {args.dataset!r}; choose one of: {', '.join(data.dataset_names())}")
     recipe = MODELS[args.model]
     profile = config.resolve_profile(args.profile)
     device = config.get_device(args.device)
     out = Path(args.out or f"runs/{args.model}-{args.dataset}")
     if args.resume and not (out / training.CHECKPOINT_NAME).exists():
-        raise SystemExit(f"error: --resume given but there is no checkpoint at {out / training.CHECKPOINT_NAME}")
+        raise ValueError(f"--resume given but there is no checkpoint at {out / training.CHECKPOINT_NAME}")
     if not args.resume and (out / training.CHECKPOINT_NAME).exists():
-        raise SystemExit(f"error: {out} already holds a run; add --resume to continue it, or choose another --out")
+        raise ValueError(f"{out} already holds a run; add --resume to continue it, or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
 
     batch_size = args.batch_size or recipe.batch_size

@@ -39,6 +39,8 @@ _DEF = re.compile(r"^\s*def\s+(\w+)\s*\(")
 
 @dataclass(frozen=True)
 class Exercise:
+    """One exercise found in a solution notebook: its number and the function the student writes."""
+
     number: int  # 1-based, in notebook order
     function: str  # the function whose body the student writes
 

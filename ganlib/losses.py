@@ -14,6 +14,8 @@ generator.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -65,7 +67,7 @@ GENERATOR_LOSSES = {
 }
 
 
-def generator_loss(name: str):
+def generator_loss(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """Look up a generator loss by the name a user types (CLI, notebook parameter)."""
     try:
         return GENERATOR_LOSSES[name]

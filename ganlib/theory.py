@@ -75,7 +75,7 @@ def js_divergence(p: np.ndarray, q: np.ndarray, x: np.ndarray) -> float:
 def value_function(d: np.ndarray, p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray) -> float:
     """V(G, D) = ∫ p_data log D + p_g log(1 - D) dx for a discriminator given on the grid."""
     d, p_data, p_g, x = _as_grid(d, p_data, p_g, x)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 * log 0 is computed, then masked by where
         real = np.where(p_data > 0, p_data * np.log(d), 0.0)
         fake = np.where(p_g > 0, p_g * np.log1p(-d), 0.0)
     return integrate(real + fake, x)

@@ -17,9 +17,7 @@ import dataclasses
 import json
 import math
 import os
-import pickle
 import warnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -60,6 +58,8 @@ class Batches(Protocol):
 
 @dataclass
 class TrainConfig:
+    """Settings of one training run (see :func:`train`); defaults suit the toy 2-D data."""
+
     steps: int = 2000  # generator updates (outer iterations) in total, counting resumed ones
     batch_size: int = 128  # real and fake samples per update (the batch iterator must match)
     k: int = 1  # discriminator updates per generator update (the lecture's k)
@@ -237,9 +237,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(f"no checkpoint at {path}; train without --resume to start a new run")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+    except Exception as e:  # torch.load on arbitrary bytes can raise almost anything (IndexError on an empty file)
+        first_line = (str(e).splitlines() or [""])[0][:200]
         raise CheckpointError(
-            f"checkpoint {path} is corrupt or unreadable ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+            f"checkpoint {path} is corrupt or unreadable ({type(e).__name__}: {first_line}); "
             "delete it to start over, or resume from another copy"
         ) from e
     if not isinstance(state, dict) or state.get("format") != _FORMAT:
@@ -366,6 +367,15 @@ def train(
         nonlocal last_good
         if ckpt_path is None:
             return
+        # A finite loss can still be followed by an update that blew the weights up: never save those.
+        bad = [name for name, model in (("G", G), ("D", D))
+               if not all(bool(torch.isfinite(p).all()) for p in model.parameters())]
+        if bad:
+            raise NonFiniteLossError(
+                f"{' and '.join(bad)} weights became non-finite at or before step {step}; the last good "
+                f"checkpoint is {ckpt_path} (step {last_good}). Lower the learning rates."
+                if last_good else f"{' and '.join(bad)} weights became non-finite at or before step {step}; "
+                "no checkpoint was written. Lower the learning rates.")
         save_checkpoint(ckpt_path, {
             "step": step,
             "G": G.state_dict(), "D": D.state_dict(),

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torchvision
 from matplotlib import animation
+from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
     import ipywidgets as widgets
@@ -45,12 +45,14 @@ def image_grid(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
     """Tile images (B, C, H, W) in [-1, 1] into one (H', W', C) array in [0, 1]."""
     if images.ndim != 4:
         raise ValueError(f"expected images of shape (B, C, H, W), got {tuple(images.shape)}")
+    import torchvision  # imported here: it costs seconds, and most plots do not need it
+
     grid = torchvision.utils.make_grid(images.detach().float().cpu(), nrow=nrow, padding=2,
                                        normalize=True, value_range=(-1, 1), pad_value=1.0)
     return grid.permute(1, 2, 0).numpy()  # (H', W', C)
 
 
-def show_images(images: torch.Tensor, nrow: int = 8, title: str | None = None, ax=None):
+def show_images(images: torch.Tensor, nrow: int = 8, title: str | None = None, ax=None) -> Figure:
     """Show a grid of images (B, C, H, W) in [-1, 1]."""
     fig, ax = _axes(ax)
     ax.imshow(image_grid(images, nrow))  # make_grid repeats a grey channel to RGB
@@ -62,11 +64,13 @@ def show_images(images: torch.Tensor, nrow: int = 8, title: str | None = None, a
 
 def save_image_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8) -> None:
     """Write a grid of images (B, C, H, W) in [-1, 1] to a PNG file."""
+    import torchvision
+
     torchvision.utils.save_image(images.detach().float().cpu(), os.fspath(path), nrow=nrow,
                                  normalize=True, value_range=(-1, 1), pad_value=1.0)
 
 
-def plot_history(history: "History", title: str | None = None, axes: Sequence | None = None):
+def plot_history(history: "History", title: str | None = None, axes: Sequence | None = None) -> Figure:
     """Two panels: the losses, and D's mean output on real and fake samples (1/2 at equilibrium)."""
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -110,7 +114,7 @@ def plot_2d(
     lim: float | None = None,
     title: str | None = None,
     ax=None,
-):
+) -> Figure:
     """Scatter generated 2-D points (orange) over real ones (black), on D's output as a heat map.
 
     The heat map shows D(x) = sigmoid(logit): blue where D says "fake", red where it says "real".
@@ -161,7 +165,7 @@ def animate_2d(history: "History", real: torch.Tensor | np.ndarray, lim: float |
 
 
 def plot_densities_1d(x: np.ndarray, p_data: np.ndarray, p_g: np.ndarray, d: np.ndarray | None = None,
-                      d_label: str = "D*(x)", ax=None):
+                      d_label: str = "D*(x)", ax=None) -> Figure:
     """Plot p_data (black, dotted), p_g (green) and a discriminator (blue, dashed) as in the GAN paper's Fig. 1."""
     fig, ax = _axes(ax, figsize=(7, 3.5))
     ax.plot(x, p_data, "k:", lw=2, label="p_data")
@@ -180,7 +184,7 @@ def plot_densities_1d(x: np.ndarray, p_data: np.ndarray, p_g: np.ndarray, d: np.
     return fig
 
 
-def plot_mode_coverage(histories: "dict[str, History]", mixture, ax=None, title: str | None = None):
+def plot_mode_coverage(histories: "dict[str, History]", mixture, ax=None, title: str | None = None) -> Figure:
     """Modes covered over training, one line per run, from each run's 2-D sample snapshots.
 
     Every snapshot of every history is scored with :func:`ganlib.data.count_modes`; a line that

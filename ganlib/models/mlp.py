@@ -16,6 +16,8 @@ from torch import nn
 
 @dataclass
 class MLPConfig:
+    """Sizes and switches of an MLP generator and discriminator; see :data:`MLP_PRESETS`."""
+
     latent_dim: int = 2  # size of z
     data_shape: tuple[int, ...] = (2,)  # shape of one sample: (2,) for points, (1, 28, 28) for MNIST
     g_hidden: tuple[int, ...] = (128, 128, 128)  # generator hidden widths

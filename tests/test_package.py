@@ -1,0 +1,113 @@
+"""Tests of the package as a whole: imports, public API, dependency direction, package data, docstrings."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import inspect
+import pkgutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import ganlib
+
+PACKAGE_DIR = Path(ganlib.__file__).resolve().parent
+REPO = PACKAGE_DIR.parent
+MODULES = sorted(
+    name for _, name, _ in pkgutil.walk_packages([str(PACKAGE_DIR)], prefix="ganlib.")
+)
+
+
+def test_the_module_list_is_not_empty():
+    assert {"ganlib.config", "ganlib.train", "ganlib.course", "ganlib.models.mlp"} <= set(MODULES)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_module_imports(name):
+    module = importlib.import_module(name)
+    for public in getattr(module, "__all__", []):
+        assert hasattr(module, public), f"{name}.__all__ names {public!r}, which does not exist"
+
+
+def test_top_level_all_names_exist():
+    assert ganlib.__all__
+    for name in ganlib.__all__:
+        assert hasattr(ganlib, name), name
+    assert isinstance(ganlib.__version__, str)
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Absolute module names a source file imports (relative imports resolved against ganlib)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = ".".join(("ganlib", *path.relative_to(PACKAGE_DIR).parent.parts))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)  # from ganlib import course
+    return found
+
+
+def test_the_import_parser_sees_the_cli_import():
+    assert "ganlib.course" in _imported_modules(PACKAGE_DIR / "__main__.py")
+
+
+@pytest.mark.parametrize("path", sorted(p for p in PACKAGE_DIR.rglob("*.py") if p.name != "__main__.py"),
+                         ids=lambda p: str(p.relative_to(PACKAGE_DIR)))
+def test_nothing_in_ganlib_imports_course(path):
+    if path == PACKAGE_DIR / "course.py":
+        return
+    assert "ganlib.course" not in _imported_modules(path), f"{path.name} imports ganlib.course"
+
+
+def test_train_depends_only_on_losses_models_and_config():
+    """DESIGN: ``train -> losses, models``; it reads data through a protocol, never ganlib.data."""
+    imported = _imported_modules(PACKAGE_DIR / "train.py")
+    ganlib_parts = {name.split(".")[1] for name in imported if name.startswith("ganlib.")}
+    assert ganlib_parts <= {"losses", "models", "config"}, ganlib_parts
+
+
+def test_bundled_asset_is_declared_as_package_data():
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["ganlib"]
+    asset = PACKAGE_DIR / "assets" / "mnist_5k.npz"
+    assert asset.is_file()
+    assert any(asset.relative_to(PACKAGE_DIR).match(pattern) for pattern in patterns)
+    assert "ganlib*" in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+
+
+def _public_functions():
+    seen = set()
+    for name in ["ganlib", *MODULES]:  # config has no __all__; the package re-exports its API
+        module = importlib.import_module(name)
+        for public in getattr(module, "__all__", []):
+            obj = getattr(module, public)
+            if (inspect.isfunction(obj) or inspect.isclass(obj)) and id(obj) not in seen:
+                seen.add(id(obj))
+                yield f"{name}.{public}", obj
+
+
+PUBLIC = dict(_public_functions())
+
+
+def test_the_public_api_list_is_not_empty():
+    assert {"ganlib.train.train", "ganlib.losses.discriminator_loss", "ganlib.get_device"} <= set(PUBLIC)
+
+
+@pytest.mark.parametrize("qualname", sorted(PUBLIC))
+def test_public_api_has_docstrings(qualname):
+    obj = PUBLIC[qualname]
+    doc = inspect.getdoc(obj)
+    assert doc, f"{qualname} has no docstring"
+    if dataclasses.is_dataclass(obj):  # @dataclass writes "Name(field: type = ...)" when there is none
+        assert not doc.startswith(f"{obj.__name__}("), f"{qualname} has only the generated dataclass docstring"

@@ -1,0 +1,189 @@
+"""Tests of ganlib.theory: D* maximises V, JSD and KL against closed forms (Goodfellow et al. 2014)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from scipy import optimize
+
+from ganlib import theory
+from ganlib.theory import (
+    integrate,
+    js_divergence,
+    kl_divergence,
+    optimal_discriminator,
+    optimal_value,
+    value_function,
+)
+
+LOG2 = math.log(2.0)
+
+
+def gauss(x: np.ndarray, mu: float, s: float) -> np.ndarray:
+    return np.exp(-0.5 * ((x - mu) / s) ** 2) / (s * math.sqrt(2 * math.pi))
+
+
+def _random_densities(seed: int, n: int = 201) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = np.linspace(-3, 3, n)
+    p, q = rng.uniform(0.05, 2.0, n), rng.uniform(0.05, 2.0, n)  # positive everywhere
+    return x, p / integrate(p, x), q / integrate(q, x)
+
+
+# --------------------------------------------------------------------------- the optimal discriminator
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_optimal_discriminator_beats_perturbed_discriminators(seed):
+    x, p_data, p_g = _random_densities(seed)
+    d_star = optimal_discriminator(p_data, p_g)
+    v_star = value_function(d_star, p_data, p_g, x)
+    rng = np.random.default_rng(seed + 10)
+    for scale in (1e-3, 1e-2, 0.1, 1.0):
+        d = np.clip(d_star + scale * rng.normal(size=d_star.shape), 1e-6, 1 - 1e-6)
+        assert value_function(d, p_data, p_g, x) < v_star
+    assert value_function(np.full_like(x, 0.5), p_data, p_g, x) <= v_star
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_optimal_discriminator_matches_numeric_maximisation(seed):
+    """Pointwise, y -> a log y + b log(1 - y) is maximised at a / (a + b) (Prop. 1)."""
+    _, p_data, p_g = _random_densities(seed, n=40)
+    d_star = optimal_discriminator(p_data, p_g)
+    numeric = np.array([
+        optimize.minimize_scalar(lambda y, a=a, b=b: -(a * np.log(y) + b * np.log1p(-y)),
+                                 bounds=(1e-12, 1 - 1e-12), method="bounded",
+                                 options={"xatol": 1e-12}).x
+        for a, b in zip(p_data, p_g)
+    ])
+    np.testing.assert_allclose(d_star, numeric, rtol=0, atol=1e-5)
+
+
+def test_optimal_discriminator_closed_form_and_limits():
+    p_data = np.array([3.0, 1.0, 0.0, 2.0, 0.0])
+    p_g = np.array([1.0, 1.0, 2.0, 0.0, 0.0])
+    np.testing.assert_array_equal(optimal_discriminator(p_data, p_g), [0.75, 0.5, 0.0, 1.0, 0.5])
+
+
+def test_optimal_discriminator_is_one_half_where_densities_agree():
+    x = np.linspace(-5, 5, 101)
+    p = gauss(x, 0.3, 1.2)
+    np.testing.assert_array_equal(optimal_discriminator(p, p), np.full_like(x, 0.5))
+
+
+def test_value_at_d_one_half_is_minus_log4():
+    x = np.linspace(-8, 8, 2001)
+    p, q = gauss(x, 0, 1), gauss(x, 1, 1)
+    assert abs(value_function(np.full_like(x, 0.5), p, q, x) - (-math.log(4) * integrate(p, x))) < 1e-12
+
+
+# --------------------------------------------------------------------------- divergences
+
+
+def test_jsd_of_equal_densities_is_zero():
+    x = np.linspace(-6, 6, 1001)
+    p = gauss(x, 0.5, 0.8)
+    assert abs(js_divergence(p, p, x)) < 1e-12
+    assert abs(kl_divergence(p, p, x)) < 1e-12
+
+
+def test_jsd_of_disjoint_densities_is_log2():
+    x = np.linspace(-15, 15, 30001)
+    p, q = gauss(x, -10, 0.5), gauss(x, 10, 0.5)  # 40 std apart: no overlap in float64
+    assert abs(js_divergence(p, q, x) - LOG2) < 1e-6
+
+
+def test_jsd_with_exactly_zero_density_regions_is_finite_log2():
+    x = np.linspace(0, 4, 4001)
+    p = np.where(x < 1, 1.0, 0.0)  # uniform on [0, 1)
+    q = np.where(x >= 3, 1.0, 0.0)  # uniform on [3, 4]
+    value = js_divergence(p, q, x)
+    assert math.isfinite(value)
+    assert abs(value - LOG2) < 1e-3  # trapezoid error at the jumps only
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_jsd_is_symmetric_and_bounded(seed):
+    x, p, q = _random_densities(seed)
+    a, b = js_divergence(p, q, x), js_divergence(q, p, x)
+    assert abs(a - b) < 1e-14
+    assert 0 <= a <= LOG2
+
+
+@pytest.mark.parametrize("m1,s1,m2,s2", [(0, 1, 0, 1), (0, 1, 1, 1), (-1, 0.5, 2, 1.5), (0, 1, 6, 0.3)])
+def test_optimal_value_is_2jsd_minus_log4(m1, s1, m2, s2):
+    x = np.linspace(-12, 14, 26001)
+    p, q = gauss(x, m1, s1), gauss(x, m2, s2)
+    assert abs(optimal_value(p, q, x) - (2 * js_divergence(p, q, x) - math.log(4))) < 1e-10
+
+
+@pytest.mark.parametrize("m1,s1,m2,s2", [(0, 1, 1, 1), (-1, 0.5, 2, 1.5)])
+def test_optimal_value_is_v_at_d_star(m1, s1, m2, s2):
+    # grid kept where D* does not round to exactly 0 or 1 (there V(G, D*) itself would hit log 0,
+    # which is why optimal_value is not computed through D*)
+    x = np.linspace(-6, 7, 13001)
+    p, q = gauss(x, m1, s1), gauss(x, m2, s2)
+    v = value_function(optimal_discriminator(p, q), p, q, x)
+    assert abs(optimal_value(p, q, x) - v) < 1e-10
+
+
+def test_value_at_d_star_for_disjoint_supports_is_zero_without_warnings():
+    x = np.linspace(0, 4, 401)
+    p = np.where(x < 1, 1.0, 0.0)
+    q = np.where(x >= 3, 1.0, 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0 * log 0 must be handled, not computed and masked noisily
+        assert value_function(optimal_discriminator(p, q), p, q, x) == 0.0
+        assert optimal_value(p, q, x) == 0.0  # 2 log 2 - log 4
+
+
+def test_optimal_value_at_pg_equal_pdata_is_minus_log4():
+    x = np.linspace(-10, 10, 4001)
+    p = gauss(x, 0, 1)
+    assert abs(optimal_value(p, p, x) + math.log(4)) < 1e-10
+
+
+@pytest.mark.parametrize("m1,s1,m2,s2", [(0, 1, 0, 1), (0, 1, 1, 1), (0.5, 0.7, -1, 1.3), (1, 2, 0, 1.5)])
+def test_kl_of_gaussians_matches_closed_form(m1, s1, m2, s2):
+    x = np.linspace(-20, 20, 40001)
+    p, q = gauss(x, m1, s1), gauss(x, m2, s2)
+    closed = math.log(s2 / s1) + (s1 ** 2 + (m1 - m2) ** 2) / (2 * s2 ** 2) - 0.5
+    assert abs(kl_divergence(p, q, x) - closed) < 1e-6
+
+
+def test_kl_is_infinite_when_q_misses_p_mass():
+    x = np.linspace(0, 1, 11)
+    p = np.ones_like(x)
+    q = np.where(x < 0.5, 2.0, 0.0)
+    with np.errstate(all="raise"):  # no warnings leak out either
+        assert kl_divergence(p, q, x) == math.inf
+    assert kl_divergence(q, p, x) < math.inf
+
+
+def test_integrate_is_the_trapezoid_rule():
+    x = np.linspace(0, 2, 3)
+    assert integrate(x ** 2, x) == pytest.approx(0.5 * (0 + 1) + 0.5 * (1 + 4))  # 3.0 by trapezoids
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+@pytest.mark.parametrize("call", [
+    lambda a, b: optimal_discriminator(a, b),
+    lambda a, b: kl_divergence(a, a, b),
+    lambda a, b: js_divergence(a, b, a),
+    lambda a, b: optimal_value(a, a, b),
+    lambda a, b: value_function(a, a, a, b),
+    lambda a, b: integrate(a, b),
+])
+def test_shape_mismatch_raises(call):
+    with pytest.raises(ValueError, match="same shape"):
+        call(np.ones(5), np.ones(6))
+
+
+def test_module_exports_exist():
+    for name in theory.__all__:
+        assert hasattr(theory, name)
