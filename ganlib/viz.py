@@ -211,7 +211,7 @@ def plot_mode_coverage(histories: "dict[str, History]", mixture, ax=None, title:
     ax.set_ylim(-0.3, mixture.n_modes + 0.5)
     ax.set_xlabel("generator step")
     ax.set_ylabel("modes covered")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left")
     if title:
         ax.set_title(title)
     return fig
