@@ -10,14 +10,22 @@ numerically stable form of the log-sigmoid:
 so ``D(x) = sigmoid(logit)`` never has to be formed and ``log 0`` never happens. One argument
 order everywhere: ``(real_logits, fake_logits)`` for the discriminator, ``(fake_logits)`` for the
 generator.
+
+Beyond the original GAN, the module holds the other objectives the course compares: the
+Wasserstein critic losses with weight clipping (WGAN) or a gradient penalty (WGAN-GP), the hinge
+loss and the least-squares loss. For them the "logits" are the critic's unbounded scores f(x).
+Penalties return one term per sample; the caller weights them and takes the mean. A user picks a
+whole objective by name from :data:`OBJECTIVES`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 __all__ = [
     "discriminator_loss",
@@ -25,6 +33,18 @@ __all__ = [
     "generator_loss_nonsaturating",
     "GENERATOR_LOSSES",
     "generator_loss",
+    "wasserstein_critic_loss",
+    "wasserstein_generator_loss",
+    "wasserstein_estimate",
+    "gradient_penalty",
+    "clip_weights_",
+    "hinge_discriminator_loss",
+    "hinge_generator_loss",
+    "least_squares_discriminator_loss",
+    "least_squares_generator_loss",
+    "Objective",
+    "OBJECTIVES",
+    "objective",
 ]
 
 
@@ -75,3 +95,242 @@ def generator_loss(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
         raise ValueError(
             f"unknown generator loss {name!r}; choose one of: {', '.join(GENERATOR_LOSSES)}"
         ) from None
+
+
+# --------------------------------------------------------------------------- Wasserstein (WGAN)
+
+
+def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """The WGAN critic's loss (Arjovsky et al. 2017, Eq. 3): minus the Wasserstein estimate.
+
+    By the Kantorovich-Rubinstein duality, W(p_data, p_g) = sup over 1-Lipschitz f of
+    E[f(x)] - E[f(G(z))]; the critic maximises that difference, so it minimises its negative.
+    The Lipschitz constraint is not in the loss: add :func:`clip_weights_` (WGAN) or
+    :func:`gradient_penalty` (WGAN-GP).
+
+    Args:
+        real_scores: critic scores f(x) on real samples, shape (B,) or (B, 1).
+        fake_scores: critic scores f(G(z)) on generated samples, shape (B,) or (B, 1).
+
+    Returns:
+        Scalar tensor.
+    """
+    return fake_scores.mean() - real_scores.mean()  # E[f(G(z))] - E[f(x)]
+
+
+def wasserstein_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """The WGAN generator's loss: raise the critic's score of fakes (Arjovsky et al. 2017, Alg. 1).
+
+    Args:
+        fake_scores: critic scores f(G(z)), shape (B,) or (B, 1).
+
+    Returns:
+        Scalar tensor.
+    """
+    return -fake_scores.mean()  # -E[f(G(z))]
+
+
+def wasserstein_estimate(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """The critic's estimate of W(p_data, p_g), for plotting: E[f(x)] - E[f(G(z))].
+
+    Equal to ``-wasserstein_critic_loss(real_scores, fake_scores)``, detached from the graph. It
+    estimates the distance (up to the critic's Lipschitz constant) only while the critic is
+    near its optimum, i.e. after its n_critic steps.
+
+    Args:
+        real_scores: critic scores f(x), shape (B,) or (B, 1).
+        fake_scores: critic scores f(G(z)), shape (B,) or (B, 1).
+
+    Returns:
+        Detached scalar tensor.
+    """
+    return (real_scores.mean() - fake_scores.mean()).detach()  # E[f(x)] - E[f(G(z))]
+
+
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The WGAN-GP gradient penalty, one term per sample (Gulrajani et al. 2017, Eq. 3, Alg. 1).
+
+    At x_hat = eps * x + (1 - eps) * G(z), eps ~ U[0, 1] drawn once per sample, the penalty is
+    (||grad_x_hat f(x_hat)||_2 - 1)^2. The caller weights it, ``lam * penalty.mean()`` with
+    lam = 10 in the paper, and adds it to :func:`wasserstein_critic_loss`.
+
+    The gradient is taken with ``create_graph=True``, so backpropagating the penalty trains the
+    critic (a double backward). Consequences:
+
+    - run it eagerly: ``torch.compile`` does not support this double backward;
+    - run it in float32: ``real`` and ``fake`` are cast to at least float32 and the norm is
+      taken in that precision. bf16 autocast around the critic works; fp16 autocast does not
+      without unscaling the inner gradient, so keep the penalty outside fp16 autocast;
+    - the critic must treat samples independently (no batch norm in training mode: use
+      ``d_batchnorm=False``, layer norm or nothing), or each sample's gradient mixes the batch.
+
+    ``real`` and ``fake`` are detached: the penalty trains the critic only.
+
+    Args:
+        critic: maps a batch (B, ...) to scores of shape (B,) or (B, 1).
+        real: real samples, shape (B, ...), e.g. images (B, C, H, W) or 2-D points (B, 2).
+        fake: generated samples, the same shape as ``real``.
+        generator: optional random generator for eps (on ``real.device``), for reproducibility.
+
+    Returns:
+        Per-sample penalties, shape (B,), in float32 (float64 if the inputs are float64).
+    """
+    assert real.shape == fake.shape and real.ndim >= 2, (
+        f"gradient_penalty expects real and fake of the same shape (B, ...), got {tuple(real.shape)} and {tuple(fake.shape)}"
+    )
+    B = real.shape[0]
+    dtype = torch.promote_types(real.dtype, torch.float32)  # fp32 at least, fp64 stays fp64
+    real, fake = real.detach().to(dtype), fake.detach().to(dtype)
+    # One eps per sample, broadcast over the other dimensions: (B, 1, 1, 1) for images, (B, 1) for points.
+    eps = torch.rand((B,) + (1,) * (real.ndim - 1), generator=generator, device=real.device, dtype=dtype)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)  # (B, ...), on the segment x -- G(z)
+    scores = critic(x_hat)  # (B,) or (B, 1)
+    assert scores.numel() == B, f"the critic must return one score per sample, shape (B,); got {tuple(scores.shape)}"
+    # Samples are independent, so the gradient of the sum is each score's gradient w.r.t. its own input.
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)  # (B, ...)
+    grad_norm = torch.linalg.vector_norm(grad.flatten(1), dim=1)  # (B,) ||grad_x_hat f(x_hat)||_2
+    return (grad_norm - 1) ** 2  # (B,)  Eq. 3: (||grad f(x_hat)||_2 - 1)^2
+
+
+@torch.no_grad()
+def clip_weights_(module: nn.Module, c: float) -> None:
+    """Clip every parameter of ``module`` to [-c, c], in place (Arjovsky et al. 2017, Alg. 1).
+
+    WGAN's crude way to keep the critic K-Lipschitz; call it after each critic update. The
+    paper uses c = 0.01.
+
+    Args:
+        module: the critic.
+        c: the clipping bound, > 0.
+    """
+    assert c > 0, f"clip bound must be positive, got {c}"
+    for p in module.parameters():
+        p.clamp_(-c, c)
+
+
+# --------------------------------------------------------------------------- hinge, least squares
+
+
+def hinge_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The hinge loss of D (Lim & Ye 2017; Miyato et al. 2018).
+
+    Zero once real logits are >= 1 and fake logits <= -1: D stops pushing beyond the margin.
+
+    Args:
+        real_logits: D's logits on real samples, shape (B,) or (B, 1).
+        fake_logits: D's logits on generated samples, shape (B,) or (B, 1).
+
+    Returns:
+        Scalar tensor.
+    """
+    real_term = F.relu(1 - real_logits).mean()  # E[max(0, 1 - D(x))]
+    fake_term = F.relu(1 + fake_logits).mean()  # E[max(0, 1 + D(G(z)))]
+    return real_term + fake_term
+
+
+def hinge_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The generator's loss paired with the hinge D loss: raise D's logit of fakes.
+
+    Args:
+        fake_logits: D's logits on generated samples, shape (B,) or (B, 1).
+
+    Returns:
+        Scalar tensor.
+    """
+    return -fake_logits.mean()  # -E[D(G(z))]
+
+
+def least_squares_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The least-squares (LSGAN) loss of D (Mao et al. 2017, Eq. 9 with a = 0, b = c = 1).
+
+    D regresses its raw output to 1 on real samples and 0 on fakes; no sigmoid.
+
+    Args:
+        real_logits: D's outputs on real samples, shape (B,) or (B, 1).
+        fake_logits: D's outputs on generated samples, shape (B,) or (B, 1).
+
+    Returns:
+        Scalar tensor.
+    """
+    real_term = 0.5 * ((real_logits - 1) ** 2).mean()  # 1/2 E[(D(x) - 1)^2]
+    fake_term = 0.5 * (fake_logits ** 2).mean()  # 1/2 E[D(G(z))^2]
+    return real_term + fake_term
+
+
+def least_squares_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The least-squares (LSGAN) loss of G (Mao et al. 2017, Eq. 9 with c = 1).
+
+    Args:
+        fake_logits: D's outputs on generated samples, shape (B,) or (B, 1).
+
+    Returns:
+        Scalar tensor.
+    """
+    return 0.5 * ((fake_logits - 1) ** 2).mean()  # 1/2 E[(D(G(z)) - 1)^2]
+
+
+# --------------------------------------------------------------------------- objectives by name
+
+
+@dataclass(frozen=True, kw_only=True)
+class Objective:
+    """A GAN objective: the pair of losses and the critic constraint that go with it.
+
+    The training loop minimises ``d_loss(real_logits, fake_logits)``, plus
+    ``gp_weight * gradient_penalty(D, real, fake).mean()`` when ``gp_weight > 0``, then clips D's
+    weights to [-clip, clip] when ``clip`` is set; and minimises ``g_loss(fake_logits)`` for G.
+    """
+
+    d_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (real_logits, fake_logits) -> scalar
+    g_loss: Callable[[torch.Tensor], torch.Tensor]  # (fake_logits) -> scalar
+    gp_weight: float = 0.0  # lambda of the gradient penalty; 0 = none
+    clip: float | None = None  # weight-clipping bound c after each D step; None = no clipping
+    description: str  # one line for the CLI's help
+
+
+OBJECTIVES: dict[str, Objective] = {
+    "gan": Objective(
+        d_loss=discriminator_loss, g_loss=generator_loss_nonsaturating,
+        description="original GAN D loss with the non-saturating G loss (Goodfellow et al. 2014)",
+    ),
+    "gan-saturating": Objective(
+        d_loss=discriminator_loss, g_loss=generator_loss_saturating,
+        description="the minimax game as written: G minimises log(1 - D(G(z))), which saturates",
+    ),
+    "wgan": Objective(
+        d_loss=wasserstein_critic_loss, g_loss=wasserstein_generator_loss, clip=0.01,
+        description="Wasserstein GAN with weight clipping at c = 0.01 (Arjovsky et al. 2017)",
+    ),
+    "wgan-gp": Objective(
+        d_loss=wasserstein_critic_loss, g_loss=wasserstein_generator_loss, gp_weight=10.0,
+        description="Wasserstein GAN with gradient penalty, lambda = 10 (Gulrajani et al. 2017)",
+    ),
+    "hinge": Objective(
+        d_loss=hinge_discriminator_loss, g_loss=hinge_generator_loss,
+        description="hinge loss (Lim & Ye 2017), as used with spectral norm (Miyato et al. 2018)",
+    ),
+    "lsgan": Objective(
+        d_loss=least_squares_discriminator_loss, g_loss=least_squares_generator_loss,
+        description="least-squares GAN, targets 0 / 1 (Mao et al. 2017)",
+    ),
+}
+
+
+def objective(name: str) -> Objective:
+    """Look up an objective by the name a user types (CLI, notebook parameter).
+
+    Args:
+        name: one of the keys of :data:`OBJECTIVES`.
+
+    Returns:
+        The :class:`Objective`.
+    """
+    try:
+        return OBJECTIVES[name]
+    except KeyError:
+        raise ValueError(f"unknown objective {name!r}; choose one of: {', '.join(OBJECTIVES)}") from None

@@ -13,6 +13,8 @@ resumed run continues exactly where the interrupted one stopped.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 import json
 import math
@@ -20,7 +22,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, ContextManager, Protocol
 
 import torch
 from torch import nn
@@ -37,6 +39,8 @@ __all__ = [
     "discriminator_step",
     "generator_step",
     "train_step",
+    "ema_update",
+    "ema_beta",
     "train",
     "sample",
     "save_checkpoint",
@@ -63,7 +67,8 @@ class TrainConfig:
     steps: int = 2000  # generator updates (outer iterations) in total, counting resumed ones
     batch_size: int = 128  # real and fake samples per update (the batch iterator must match)
     k: int = 1  # discriminator updates per generator update (the lecture's k)
-    g_loss: str = "non-saturating"  # "non-saturating" or "saturating"
+    objective: str = "gan"  # "gan", "wgan", "wgan-gp", "hinge" or "lsgan" (losses.OBJECTIVES)
+    g_loss: str = "non-saturating"  # for objective "gan": "non-saturating" or "saturating"
     lr_g: float = 2e-4  # Adam learning rate of G
     lr_d: float = 2e-4  # Adam learning rate of D
     betas: tuple[float, float] = (0.5, 0.999)  # Adam betas; beta1 = 0.5 as in DCGAN
@@ -72,6 +77,10 @@ class TrainConfig:
     n_snapshot: int = 64  # samples per snapshot
     checkpoint_every: int = 0  # write a checkpoint every N steps; 0 = only at the end
     seed: int = 0  # seeds the noise, the snapshot latents and the models' initialisation
+    ema_half_life: float = 10_000.0  # images after which an old G weight counts half in G_ema (Karras et al. 2020)
+    amp: bool = True  # on CUDA: bf16 autocast for the forward passes (no loss scaler needed); ignored elsewhere
+    channels_last: bool = True  # on CUDA: NHWC memory layout for image models, faster convolutions
+    compile: bool = False  # torch.compile G (and D, unless a gradient penalty needs its double backward)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -95,19 +104,28 @@ class History:
     g_loss: list[float] = field(default_factory=list)
     d_real: list[float] = field(default_factory=list)
     d_fake: list[float] = field(default_factory=list)
+    d_acc_real: list[float] = field(default_factory=list)  # fraction of real samples with a positive logit
+    d_acc_fake: list[float] = field(default_factory=list)  # fraction of fakes with a negative logit
+    w_estimate: list[float] = field(default_factory=list)  # mean score on real - on fake (Wasserstein estimate for critics)
+    d_grad_norm: list[float] = field(default_factory=list)  # L2 norm of D's gradient in its last update
+    g_grad_norm: list[float] = field(default_factory=list)  # L2 norm of G's gradient in its update
     snapshot_steps: list[int] = field(default_factory=list)
     snapshots: list[torch.Tensor] = field(default_factory=list)  # each (n_snapshot, *data_shape), CPU
 
-    METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
+    METRICS = ("d_loss", "g_loss", "d_real", "d_fake")  # every step function reports these
+    HEALTH = ("d_acc_real", "d_acc_fake", "w_estimate", "d_grad_norm", "g_grad_norm")  # NaN when a step does not
 
     def record(self, step: int, metrics: dict[str, float]) -> None:
         self.step.append(step)
         for name in self.METRICS:
             getattr(self, name).append(float(metrics[name]))
+        for name in self.HEALTH:
+            getattr(self, name).append(float(metrics.get(name, math.nan)))
 
     def to_dict(self) -> dict[str, list]:
-        """The logged numbers (not the snapshots), ready for ``json.dump``."""
-        return {"step": list(self.step), **{name: list(getattr(self, name)) for name in self.METRICS}}
+        """The logged numbers (not the snapshots), ready for ``json.dump`` (NaN becomes None)."""
+        clean = lambda values: [None if isinstance(v, float) and math.isnan(v) else v for v in values]
+        return {"step": list(self.step), **{name: clean(getattr(self, name)) for name in self.METRICS + self.HEALTH}}
 
     def state_dict(self) -> dict:
         """Numbers and snapshots, in a form ``torch.load(weights_only=True)`` accepts."""
@@ -115,7 +133,10 @@ class History:
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "History":
-        return cls(**{f.name: list(state.get(f.name, [])) for f in dataclasses.fields(cls)})
+        history = cls(**{f.name: list(state.get(f.name, [])) for f in dataclasses.fields(cls)})
+        for name in cls.METRICS + cls.HEALTH:  # None (a JSON null) back to NaN
+            setattr(history, name, [math.nan if v is None else v for v in getattr(history, name)])
+        return history
 
     def save_json(self, path: str | os.PathLike) -> None:
         _atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1))
@@ -126,21 +147,68 @@ class History:
 # ---------------------------------------------------------------------------------------------
 
 
+def _grad_norm(module: nn.Module) -> torch.Tensor:
+    """L2 norm of all of a module's gradients together (no sync: stays a tensor)."""
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
+
+
 def discriminator_step(
-    G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, real: torch.Tensor, z: torch.Tensor
+    G: nn.Module,
+    D: nn.Module,
+    opt_d: torch.optim.Optimizer,
+    real: torch.Tensor,
+    z: torch.Tensor,
+    *,
+    d_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = losses.discriminator_loss,
+    gp_weight: float = 0.0,
+    clip: float | None = None,
+    autocast: Callable[[], ContextManager] = contextlib.nullcontext,
 ) -> dict[str, torch.Tensor]:
-    """One update of D: ascend log D(x) + log(1 - D(G(z))) with G held fixed."""
-    with torch.no_grad():
+    """One update of D with G held fixed: by default, ascend log D(x) + log(1 - D(G(z))).
+
+    Args:
+        G, D, opt_d: the generator, the discriminator (or critic) and D's optimiser.
+        real: a real mini-batch (B, *data_shape).
+        z: a latent batch (B, latent_dim).
+        d_loss: D's loss of (real_logits, fake_logits), e.g. ``losses.wasserstein_critic_loss``.
+        gp_weight: weight of the gradient penalty (WGAN-GP's lambda); 0 for none.
+        clip: clip D's weights to [-clip, clip] after the update (the original WGAN); None for none.
+        autocast: a context-manager factory for the forward passes (bf16 autocast on CUDA).
+
+    Returns:
+        Detached scalars: d_loss, d_real and d_fake (mean sigmoid of the logits), d_acc_real and
+        d_acc_fake (fraction classified correctly), w_estimate (mean real - mean fake score),
+        d_grad_norm, and gp (mean penalty) when a penalty is used.
+    """
+    with torch.no_grad(), autocast():
         fake = G(z)  # (B, *data_shape), no graph back into G: only D learns here
-    real_logits, fake_logits = D(real), D(fake)  # (B,), (B,)
-    loss = losses.discriminator_loss(real_logits, fake_logits)
+    with autocast():
+        real_logits, fake_logits = D(real).float(), D(fake).float()  # (B,), (B,): losses in fp32
+    loss = d_loss(real_logits, fake_logits)
+    metrics = {}
+    if gp_weight > 0:
+        # Outside autocast: the penalty's double backward runs in fp32 (Gulrajani et al. 2017, Eq. 3)
+        gp = losses.gradient_penalty(D, real, fake)  # (B,): per-sample, weighted here
+        loss = loss + gp_weight * gp.mean()
+        metrics["gp"] = gp.detach().mean()
     opt_d.zero_grad(set_to_none=True)
     loss.backward()
+    metrics["d_grad_norm"] = _grad_norm(D)
     opt_d.step()
+    if clip is not None:
+        losses.clip_weights_(D, clip)  # WGAN's crude Lipschitz constraint (Arjovsky et al. 2017, Alg. 1)
+    real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
     return {
         "d_loss": loss.detach(),
-        "d_real": torch.sigmoid(real_logits.detach()).mean(),
-        "d_fake": torch.sigmoid(fake_logits.detach()).mean(),
+        "d_real": torch.sigmoid(real_logits).mean(),
+        "d_fake": torch.sigmoid(fake_logits).mean(),
+        "d_acc_real": (real_logits > 0).float().mean(),
+        "d_acc_fake": (fake_logits < 0).float().mean(),
+        "w_estimate": real_logits.mean() - fake_logits.mean(),
+        **metrics,
     }
 
 
@@ -150,17 +218,22 @@ def generator_step(
     opt_g: torch.optim.Optimizer,
     z: torch.Tensor,
     g_loss: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    autocast: Callable[[], ContextManager] = contextlib.nullcontext,
 ) -> dict[str, torch.Tensor]:
     """One update of G: descend ``g_loss(D(G(z)))`` with D held fixed."""
     D.requires_grad_(False)  # gradients flow *through* D into G, but D's weights take none
     try:
-        loss = g_loss(D(G(z)))
+        with autocast():
+            fake_logits = D(G(z)).float()  # (B,)
+        loss = g_loss(fake_logits)
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
+        grad_norm = _grad_norm(G)
         opt_g.step()
     finally:
         D.requires_grad_(True)
-    return {"g_loss": loss.detach()}
+    return {"g_loss": loss.detach(), "g_grad_norm": grad_norm}
 
 
 def train_step(
@@ -173,8 +246,14 @@ def train_step(
     *,
     k: int = 1,
     g_loss: Callable[[torch.Tensor], torch.Tensor] = losses.generator_loss_nonsaturating,
+    d_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = losses.discriminator_loss,
+    gp_weight: float = 0.0,
+    clip: float | None = None,
+    autocast: Callable[[], ContextManager] = contextlib.nullcontext,
 ) -> dict[str, torch.Tensor]:
     """One iteration of the lecture's algorithm: k discriminator updates, then one generator update.
+
+    With a Wasserstein objective, D is the critic and k is WGAN's n_critic.
 
     Args:
         G, D: the generator and the discriminator (D returns logits).
@@ -183,17 +262,53 @@ def train_step(
         sample_z: ``sample_z(B)`` returns a latent batch (B, latent_dim) on the training device.
         k: discriminator updates per generator update.
         g_loss: generator loss of fake logits, e.g. ``losses.generator_loss_nonsaturating``.
+        d_loss, gp_weight, clip, autocast: passed to :func:`discriminator_step`.
 
     Returns:
-        Detached scalar tensors: ``d_loss``, ``d_real``, ``d_fake`` of the last D update, ``g_loss``.
+        Detached scalar tensors: the last D update's metrics (see :func:`discriminator_step`),
+        ``g_loss`` and ``g_grad_norm``.
     """
-    # ---- Phase 1: k discriminator updates: maximise log D(x) + log(1 - D(G(z))) ----
+    # ---- Phase 1: k discriminator (critic) updates, G fixed ----
     for _ in range(k):
         real = next(batches)
-        d_metrics = discriminator_step(G, D, opt_d, real, sample_z(real.shape[0]))
-    # ---- Phase 2: one generator update: make D(G(z)) look real ----
-    g_metrics = generator_step(G, D, opt_g, sample_z(real.shape[0]), g_loss)
+        d_metrics = discriminator_step(G, D, opt_d, real, sample_z(real.shape[0]), d_loss=d_loss,
+                                       gp_weight=gp_weight, clip=clip, autocast=autocast)
+    # ---- Phase 2: one generator update, D fixed: make D(G(z)) look real ----
+    g_metrics = generator_step(G, D, opt_g, sample_z(real.shape[0]), g_loss, autocast=autocast)
     return {**d_metrics, **g_metrics}
+
+
+@torch.no_grad()
+def ema_update(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
+    """G_ema <- beta * G_ema + (1 - beta) * G, parameter by parameter; buffers are copied."""
+    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+        p_ema.lerp_(p, 1.0 - beta)
+    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+        b_ema.copy_(b)
+
+
+def ema_beta(batch_size: int, half_life_images: float) -> float:
+    """Per-step decay so that a weight's influence halves after ``half_life_images`` images."""
+    return 0.5 ** (batch_size / max(half_life_images, 1e-8))
+
+
+class _ChannelsLast:
+    """Batches in NHWC layout (channels_last) for faster convolutions on CUDA; state passes through."""
+
+    def __init__(self, batches: Batches):
+        self.batches = batches
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> torch.Tensor:
+        return next(self.batches).contiguous(memory_format=torch.channels_last)  # (B, C, H, W), NHWC
+
+    def state_dict(self) -> dict:
+        return self.batches.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.batches.load_state_dict(state)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,6 +417,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     step_fn: Callable[..., dict[str, torch.Tensor]] = train_step,
+    G_ema: nn.Module | None = None,
 ) -> History:
     """Train G against D with the alternating algorithm and return the :class:`History`.
 
@@ -317,7 +433,15 @@ def train(
             states and the batch iterator's position are restored, so the run goes on exactly as
             if it had never stopped. ``cfg.steps`` is the total to reach.
         progress: show a tqdm progress bar.
-        step_fn: one training iteration, by default :func:`train_step` (same signature).
+        step_fn: one training iteration, by default :func:`train_step` (same signature). It is
+            called with ``k`` and ``g_loss``, plus ``d_loss``, ``gp_weight``, ``clip`` for objectives
+            other than "gan" and ``autocast`` when mixed precision is on (CUDA).
+        G_ema: optional copy of G (``copy.deepcopy(G)``) kept as an exponential moving average of
+            G's weights with half-life ``cfg.ema_half_life`` images; snapshots then come from it.
+
+    On CUDA the loop runs at full speed: bf16 autocast (``cfg.amp``), channels_last for image
+    models (``cfg.channels_last``), fused Adam, cuDNN autotuning, optionally ``torch.compile``.
+    On the CPU everything is fp32 and deterministic.
 
     Returns:
         The History, with losses every ``cfg.log_every`` steps and sample snapshots.
@@ -329,12 +453,31 @@ def train(
     cfg = cfg or TrainConfig()
     if cfg.k < 1 or cfg.steps < 0 or cfg.log_every < 1:
         raise ValueError(f"need k >= 1, steps >= 0 and log_every >= 1, got {cfg}")
-    g_loss = losses.generator_loss(cfg.g_loss)
+    objective = losses.objective(cfg.objective)
+    g_loss = losses.generator_loss(cfg.g_loss) if cfg.objective == "gan" else objective.g_loss
     device = get_device(device)
-    G.to(device)
-    D.to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
+    cuda = device.type == "cuda"
+    convolutional = any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in [*G.modules(), *D.modules()])
+    channels_last = cuda and cfg.channels_last and convolutional
+    for model in (G, D, G_ema):
+        if model is not None:
+            model.to(device, memory_format=torch.channels_last) if channels_last else model.to(device)
+    if cuda:
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
+    adam = dict(betas=cfg.betas, fused=True) if cuda else dict(betas=cfg.betas)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, **adam)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, **adam)
+    extras: dict = {}
+    if cfg.objective != "gan":
+        extras.update(d_loss=objective.d_loss, gp_weight=objective.gp_weight, clip=objective.clip)
+    if cuda and cfg.amp:
+        # bf16 has fp32's exponent range, so no loss scaler is needed (and the penalty needs no unscaling)
+        extras["autocast"] = lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    # torch.compile cannot differentiate twice, which the gradient penalty does through D: keep D eager then.
+    G_run = torch.compile(G) if cfg.compile else G
+    D_run = torch.compile(D) if cfg.compile and objective.gp_weight == 0 else D
+    real_batches = _ChannelsLast(batches) if channels_last else batches
+    beta = ema_beta(cfg.batch_size, cfg.ema_half_life)
     latent_dim = G.cfg.latent_dim
     noise_gen = torch.Generator(device=device).manual_seed(cfg.seed)
     # The snapshot latents are fixed for the whole run, so snapshots show one z moving over time.
@@ -353,6 +496,10 @@ def train(
         D.load_state_dict(state["D"])
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
+        if G_ema is not None:
+            if "G_ema" not in state:
+                raise CheckpointError(f"{ckpt_path} holds no G_ema: resume without G_ema, or start a new run")
+            G_ema.load_state_dict(state["G_ema"])
         batches.load_state_dict(state["batches"])
         _set_rng_state(state["rng"], noise_gen)
         history, start = History.from_state_dict(state["history"]), int(state["step"])
@@ -380,6 +527,7 @@ def train(
             "step": step,
             "G": G.state_dict(), "D": D.state_dict(),
             "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+            **({"G_ema": G_ema.state_dict()} if G_ema is not None else {}),
             "rng": _rng_state(noise_gen),
             "batches": batches.state_dict(),
             "history": history.state_dict(),
@@ -390,19 +538,22 @@ def train(
     def snapshot(step: int) -> None:
         if not history.snapshot_steps or history.snapshot_steps[-1] != step:
             history.snapshot_steps.append(step)
-            history.snapshots.append(sample(G, cfg.n_snapshot, z=z_fixed))
+            history.snapshots.append(sample(G if G_ema is None else G_ema, cfg.n_snapshot, z=z_fixed))
 
     if start == 0:
         snapshot(0)
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress,
-               desc=f"training ({cfg.g_loss}, k={cfg.k})", unit="step")
+               desc=f"training ({cfg.g_loss if cfg.objective == 'gan' else cfg.objective}, k={cfg.k})",
+               unit="step")
     for step in bar:
-        metrics = step_fn(G, D, opt_g, opt_d, batches, sample_z, k=cfg.k, g_loss=g_loss)
+        metrics = step_fn(G_run, D_run, opt_g, opt_d, real_batches, sample_z, k=cfg.k, g_loss=g_loss, **extras)
+        if G_ema is not None:
+            ema_update(G_ema, G, beta)
         done = step + 1
         is_log = done % cfg.log_every == 0 or done == cfg.steps
         is_ckpt = cfg.checkpoint_every > 0 and done % cfg.checkpoint_every == 0
         if is_log or is_ckpt:  # .item() waits for the GPU, so only at these steps
-            values = {name: float(metrics[name]) for name in History.METRICS}
+            values = {name: float(v) for name, v in metrics.items()}
             _check_finite(values, done, last_good, ckpt_path if last_good else None)
             if is_log:
                 history.record(done, values)

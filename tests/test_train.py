@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import warnings
 from pathlib import Path
@@ -184,7 +185,7 @@ def test_discriminator_step_leaves_g_untouched():
     assert all(p.grad is None for p in G.parameters())
     assert all(p.grad is not None for p in D.parameters())
     assert _state_equal(g0, G.state_dict()) and not _state_equal(d0, D.state_dict())
-    assert set(metrics) == {"d_loss", "d_real", "d_fake"}
+    assert set(metrics) == {"d_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake", "w_estimate", "d_grad_norm"}
     assert not any(v.requires_grad for v in metrics.values())
 
 
@@ -479,9 +480,11 @@ def test_history_json_round_trip(tmp_path):
     loaded = json.loads(path.read_text())
     assert loaded == history.to_dict()
     assert loaded["step"] == [4, 8, 12]
-    assert set(loaded) == {"step", *History.METRICS}
+    assert set(loaded) == {"step", *History.METRICS, *History.HEALTH}
+    assert all(v is not None for name in History.HEALTH for v in loaded[name])  # train_step reports them all
+    assert all(0 <= v <= 1 for v in loaded["d_acc_real"] + loaded["d_acc_fake"])
     assert sorted(os.listdir(tmp_path)) == ["history.json"]
-    rebuilt = History(**loaded)
+    rebuilt = History.from_state_dict(loaded)
     assert rebuilt.to_dict() == history.to_dict()
 
 
@@ -491,8 +494,10 @@ def test_history_state_dict_round_trip():
     h.snapshot_steps.append(1)
     h.snapshots.append(torch.ones(2, 2))
     back = History.from_state_dict(h.state_dict())
+    missing = {name: [None] for name in History.HEALTH}  # a step that does not report them: NaN, JSON null
     assert back.to_dict() == h.to_dict() == {"step": [1], "d_loss": [1.0], "g_loss": [2.0], "d_real": [0.5],
-                                             "d_fake": [0.25]}
+                                             "d_fake": [0.25], **missing}
+    assert math.isnan(back.d_grad_norm[0])
     assert back.snapshot_steps == [1] and torch.equal(back.snapshots[0], torch.ones(2, 2))
 
 
