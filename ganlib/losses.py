@@ -181,7 +181,8 @@ def gradient_penalty(
         Per-sample penalties, shape (B,), in float32 (float64 if the inputs are float64).
     """
     assert real.shape == fake.shape and real.ndim >= 2, (
-        f"gradient_penalty expects real and fake of the same shape (B, ...), got {tuple(real.shape)} and {tuple(fake.shape)}"
+        f"gradient_penalty expects real and fake of the same shape (B, ...), "
+        f"got {tuple(real.shape)} and {tuple(fake.shape)}"
     )
     B = real.shape[0]
     dtype = torch.promote_types(real.dtype, torch.float32)  # fp32 at least, fp64 stays fp64

@@ -95,6 +95,18 @@ def test_bundled_mnist_trains_a_few_steps(tmp_path, monkeypatch, one_thread):
     assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 5
 
 
+@pytest.mark.parametrize("model,objective,k", [("dcgan", "gan", 1), ("wgan", "wgan", 5), ("wgan-gp", "wgan-gp", 5)])
+def test_convolutional_models_train_by_name(model, objective, k, tmp_path, monkeypatch, one_thread):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", model, "--dataset", "mnist-5k", "--steps", "2", "--out", "run", "--no-progress"]) == 0
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert state["config"]["objective"] == objective and state["config"]["k"] == k
+    assert "G_ema" in state  # samples come from the EMA generator
+    assert state["G"]["net.0.weight"].shape[-2:] == (4, 4)  # a transposed convolution: z (1x1) -> 4x4
+    grid = mpimg.imread(tmp_path / "run" / "samples.png")
+    assert grid.shape[:2] == (2 + 8 * (32 + 2), 2 + 8 * (32 + 2))  # MNIST padded to 32 px for DCGAN
+
+
 # --------------------------------------------------------------------------- clear failures
 
 

@@ -1,5 +1,16 @@
-"""One file per GAN family. Import the family you need, e.g. ``from ganlib.models import mlp``."""
+"""One file per GAN family. Import the family you need, e.g. ``from ganlib.models import dcgan``."""
 
+from ganlib.models.dcgan import (
+    DCGAN_PRESETS,
+    DCGANConfig,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    build_dcgan,
+    pad_to,
+)
 from ganlib.models.mlp import MLP_PRESETS, MLPConfig, MLPDiscriminator, MLPGenerator, build_mlp_gan
 
-__all__ = ["MLPConfig", "MLP_PRESETS", "MLPGenerator", "MLPDiscriminator", "build_mlp_gan"]
+__all__ = [
+    "MLPConfig", "MLP_PRESETS", "MLPGenerator", "MLPDiscriminator", "build_mlp_gan",
+    "DCGANConfig", "DCGAN_PRESETS", "DCGANGenerator", "DCGANDiscriminator", "build_dcgan", "pad_to",
+]

@@ -2,7 +2,10 @@
 
 Used for the 2-D toy distributions and for flattened MNIST digits. ``G`` maps a latent vector
 ``z ~ N(0, I)`` to a sample of ``out_shape``; ``D`` maps a sample to one logit per example
-(``D(x) = sigmoid(logit)``; the sigmoid lives inside the loss).
+(``D(x) = sigmoid(logit)``; the sigmoid lives inside the loss). With ``spectral_norm=True`` every
+linear layer of ``D`` is divided by its largest singular value (Miyato et al. 2018), which makes
+``D`` (a critic, then) at most 1-Lipschitz: the third way, after weight clipping and the gradient
+penalty, to constrain a Wasserstein critic.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 
 @dataclass
@@ -25,6 +29,7 @@ class MLPConfig:
     leaky_slope: float = 0.2  # LeakyReLU slope in D
     g_batchnorm: bool = False  # BatchNorm1d after G's hidden layers: steadies the MNIST generator
     tanh_output: bool = False  # squash G's output to [-1, 1] (images); points are unbounded
+    spectral_norm: bool = False  # divide each D weight by its largest singular value (Miyato et al. 2018)
 
 
 MLP_PRESETS: dict[str, MLPConfig] = {
@@ -74,13 +79,22 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """D(x): sample (B, *data_shape) -> logit (B,). Ends in a linear layer: no sigmoid here."""
+    """D(x): sample (B, *data_shape) -> logit (B,). Ends in a linear layer: no sigmoid here.
+
+    With ``cfg.spectral_norm`` each linear layer computes ``x @ (W / sigma(W)).T + b``, where
+    ``sigma(W)``, W's spectral norm, is estimated by one step of power iteration per forward pass in
+    training mode (``torch.nn.utils.parametrizations.spectral_norm``). LeakyReLU is 1-Lipschitz, so
+    D is then at most 1-Lipschitz.
+    """
 
     def __init__(self, cfg: MLPConfig):
         super().__init__()
         self.cfg = cfg
         in_features = math.prod(cfg.data_shape)
-        self.net = nn.Sequential(*_mlp([in_features, *cfg.d_hidden, 1], nn.LeakyReLU(cfg.leaky_slope)))
+        layers = _mlp([in_features, *cfg.d_hidden, 1], nn.LeakyReLU(cfg.leaky_slope))
+        if cfg.spectral_norm:  # W -> W / sigma(W): each layer, hence D, at most 1-Lipschitz
+            layers = [_spectral_norm(m) if isinstance(m, nn.Linear) else m for m in layers]
+        self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         assert tuple(x.shape[1:]) == tuple(self.cfg.data_shape), (
