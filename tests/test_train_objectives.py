@@ -119,3 +119,24 @@ def test_ema_generator_follows_g_and_resumes_exactly(tmp_path):
         assert torch.equal(p, q)
     assert not all(torch.equal(p, q) for p, q in zip(G_ema.parameters(), G.parameters()))  # it lags G
     assert "G_ema" in load_checkpoint(tmp_path / "a" / CHECKPOINT_NAME)
+
+
+def test_gradient_penalty_is_computed_in_fp32_outside_autocast():
+    # The critic's forward runs under bf16 autocast, the penalty's double backward must not:
+    # with the same weights, data and random interpolation weights, the penalty is the same
+    # as in a run with no autocast at all.
+    from ganlib.train import discriminator_step
+
+    G, D, batches = _toy()
+    real, z = next(batches), torch.randn(BATCH, 2, generator=torch.Generator().manual_seed(1))
+    results = []
+    for autocast in (None, lambda: torch.autocast("cpu", dtype=torch.bfloat16)):
+        G_, D_ = copy.deepcopy(G), copy.deepcopy(D)
+        opt = torch.optim.SGD(D_.parameters(), lr=0.0)
+        torch.manual_seed(3)  # the same interpolation weights in both runs
+        kwargs = dict(d_loss=losses.wasserstein_critic_loss, gp_weight=10.0)
+        if autocast is not None:
+            kwargs["autocast"] = autocast
+        results.append(discriminator_step(G_, D_, opt, real, z, **kwargs)["gp"])
+    assert results[0].dtype == results[1].dtype == torch.float32
+    torch.testing.assert_close(results[1], results[0], rtol=1e-6, atol=1e-7)
