@@ -32,6 +32,7 @@ __all__ = [
     "plot_mode_coverage",
     "figure_png",
     "slider_figure",
+    "layer_table",
 ]
 
 
@@ -244,3 +245,114 @@ def slider_figure(draw: Callable[..., "plt.Figure"], **sliders) -> "widgets.VBox
         s.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox(list(sliders.values())), image])
+
+
+def _describe_layer(module: torch.nn.Module) -> str:
+    name = type(module).__name__
+    if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+        return (f"{name}({module.in_channels}->{module.out_channels}, kernel {module.kernel_size[0]}, "
+                f"stride {module.stride[0]}, pad {module.padding[0]})")
+    if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+        return f"{name}({module.num_features})"
+    extra = module.extra_repr()
+    return f"{name}({extra})" if extra else name
+
+
+@torch.no_grad()
+def layer_table(model: torch.nn.Module, input_shape: Sequence[int]) -> str:
+    """A text table of ``model``'s layers in call order: each one's output shape and parameter count.
+
+    The model runs once, in eval mode, on zeros of shape ``(1, *input_shape)``; forward hooks on its
+    layers (modules without children, or with a parametrization such as spectral norm) record the
+    shapes. Shapes are printed with the batch dimension as ``B``. The text is deterministic, so a
+    notebook can store it as a golden output.
+
+    Args:
+        model: a network, e.g. a DCGAN generator or discriminator.
+        input_shape: one input's shape without the batch dimension, e.g. ``(100,)`` or ``(1, 32, 32)``.
+
+    Returns:
+        The table, one line per layer, with a header and the total parameter count.
+    """
+    from torch.nn.utils import parametrize
+
+    layers = []
+    for module in model.modules():
+        inside = any(module in set(p.modules()) for p in layers if parametrize.is_parametrized(p))
+        if not inside and (parametrize.is_parametrized(module) or not any(module.children())):
+            layers.append(module)
+    rows: list[tuple[str, tuple[int, ...], int]] = []
+    hooks = [m.register_forward_hook(
+        lambda m, _inputs, out: rows.append((_describe_layer(m), tuple(out.shape[1:]), sum(p.numel() for p in m.parameters()))))
+        for m in layers]
+    was_training = model.training
+    model.eval()
+    try:
+        model(torch.zeros(1, *input_shape, device=next(model.parameters()).device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    shape = lambda s: "(" + ", ".join(["B", *map(str, s)]) + ")"
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'layer':<{width}}  {'output shape':<18}  {'parameters':>10}",
+             f"{'input':<{width}}  {shape(tuple(input_shape)):<18}  {'':>10}"]
+    lines += [f"{name:<{width}}  {shape(s):<18}  {n:>10,}" for name, s, n in rows]
+    lines.append(f"{'total':<{width}}  {'':<18}  {sum(p.numel() for p in model.parameters()):>10,}")
+    return "\n".join(lines)
+
+
+@torch.no_grad()
+def plot_critic_2d(
+    critic: torch.nn.Module,
+    samples: torch.Tensor | np.ndarray | None = None,
+    real: torch.Tensor | np.ndarray | None = None,
+    lim: float = 3.0,
+    levels: int = 15,
+    title: str | None = None,
+    ax=None,
+) -> Figure:
+    """Contour lines of a critic's raw scores f(x) on 2-D points, under real and generated samples.
+
+    Unlike :func:`plot_2d`, which shows a discriminator's probability sigmoid(logit), this shows
+    the unbounded value f(x) of a Wasserstein critic (or any D's logit): a 1-Lipschitz critic rises
+    by at most ``d`` over a distance ``d``, so evenly spaced contour lines that crowd together mark
+    where it is steep. The critic is put in eval mode while it is evaluated.
+
+    Args:
+        critic: maps points (N, 2) to scores (N,).
+        samples: generated points (N, 2), drawn orange; optional.
+        real: real points (M, 2), drawn black; optional.
+        lim: the square [-lim, lim]^2 shown.
+        levels: number of contour levels.
+        title: the axes title.
+        ax: draw into these axes; by default a new figure.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    fig, ax = _axes(ax)
+    xs = np.linspace(-lim, lim, 150)
+    gx, gy = np.meshgrid(xs, xs)
+    pts = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float32)  # (n*n, 2)
+    was_training = critic.training
+    critic.eval()
+    try:
+        f = critic(pts.to(next(critic.parameters()).device)).float().cpu().numpy().reshape(gx.shape)
+    finally:
+        critic.train(was_training)
+    filled = ax.contourf(gx, gy, f, levels=levels, cmap="viridis", alpha=0.75)
+    ax.contour(gx, gy, f, levels=filled.levels, colors="k", linewidths=0.3, alpha=0.5)
+    fig.colorbar(filled, ax=ax, fraction=0.046, pad=0.04, label="critic f(x)")
+    for points, color, label in ((real, "k", "real"), (samples, "tab:orange", "generated")):
+        if points is not None:
+            points = np.asarray(points, dtype=np.float32)
+            ax.scatter(points[:, 0], points[:, 1], s=4, c=color, alpha=0.5, label=label)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    if samples is not None or real is not None:
+        ax.legend(loc="upper right", fontsize=8, markerscale=3)
+    if title:
+        ax.set_title(title)
+    return fig
