@@ -33,6 +33,7 @@ __all__ = [
     "figure_png",
     "slider_figure",
     "layer_table",
+    "plot_critic_2d",
 ]
 
 
