@@ -162,3 +162,35 @@ def test_plot_densities_1d():
 def test_module_exports_exist():
     for name in viz.__all__:
         assert callable(getattr(viz, name))
+
+
+def test_layer_table_lists_shapes_and_counts_parameters():
+    from ganlib.models.dcgan import build_dcgan
+
+    G, D = build_dcgan("mnist32")
+    table = viz.layer_table(G, (G.cfg.latent_dim,))
+    lines = table.splitlines()
+    assert lines[1].startswith("input") and "(B, 100)" in lines[1]
+    assert "(B, 1, 32, 32)" in lines[-2]  # the last layer (Tanh) gives the image
+    total = int(lines[-1].split()[-1].replace(",", ""))
+    assert total == sum(p.numel() for p in G.parameters())
+    per_layer = sum(int(line.split()[-1].replace(",", "")) for line in lines[2:-1])
+    assert per_layer == total  # every parameter belongs to exactly one listed layer
+    assert G.training  # the mode is restored
+    assert viz.layer_table(G, (G.cfg.latent_dim,)) == table  # deterministic: usable as a golden output
+
+
+def test_plot_critic_2d_draws_the_raw_scores():
+    critic = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([[1.0, 0.0]]))  # f(x) = x_0: ranges over [-lim, lim]
+        critic.bias.zero_()
+    fig = viz.plot_critic_2d(torch.nn.Sequential(critic, torch.nn.Flatten(0)), samples=np.zeros((5, 2)),
+                             real=np.ones((5, 2)), lim=2.0, title="t")
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    levels = next(c for c in ax.collections if hasattr(c, "levels")).levels
+    assert levels.min() <= -1.9 and levels.max() >= 1.9  # the contours cover f's range [-2, 2], not sigmoid's
+    assert ax.get_title() == "t"
+    assert ax.get_xlim() == (-2.0, 2.0)
+    plt.close(fig)
