@@ -9,18 +9,19 @@ Modules, each importable on its own:
 - :mod:`ganlib.theory`  the optimal discriminator and the divergences, numerically in 1-D
 - :mod:`ganlib.train`   the alternating training loop, checkpoints, history
 - :mod:`ganlib.viz`     grids, curves, 2-D plots, animations, widgets
+- :mod:`ganlib.metrics` Fréchet distance, IS, KID, precision/recall, Inception-v3 features
 - :mod:`ganlib.classifier` the shipped MNIST classifier, an offline feature extractor for metrics
 - :mod:`ganlib.checks`  one-line checks students run after an exercise
 - :mod:`ganlib.course`  building student notebooks from solutions, grading (not imported here)
 """
 
-from ganlib import checks, classifier, config, data, losses, models, theory, train, viz
+from ganlib import checks, classifier, config, data, losses, metrics, models, theory, train, viz
 from ganlib.config import get_device, pick, resolve_profile, seed_everything
 from ganlib.train import History, TrainConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "checks", "classifier", "config", "data", "losses", "models", "theory", "train", "viz",
+    "checks", "classifier", "config", "data", "losses", "metrics", "models", "theory", "train", "viz",
     "get_device", "pick", "resolve_profile", "seed_everything", "History", "TrainConfig",
 ]
