@@ -35,6 +35,7 @@ __all__ = [
     "inception_v3_features",
     "InceptionWeightsUnavailable",
     "extract_features",
+    "real_statistics",
 ]
 
 
@@ -438,3 +439,38 @@ def extract_features(extractor: Callable[[torch.Tensor], torch.Tensor], images: 
         device = params[0].device if params else torch.device("cpu")
     chunks = [extractor(images[i:i + batch_size].to(device)).double().cpu() for i in range(0, len(images), batch_size)]
     return torch.cat(chunks)
+
+
+def real_statistics(images: torch.Tensor, extractor: Callable[[torch.Tensor], torch.Tensor],
+                    cache: str | os.PathLike | None = None, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, Sigma) of a real image set's features, computed once and cached to a ``.npz`` file.
+
+    The cache stores a SHA-256 of the images and the feature size next to the statistics; a cache
+    made from other images or another extractor is recomputed (with a warning), never silently used.
+
+    Args:
+        images: the real images (N, C, H, W) in [-1, 1].
+        extractor: maps a batch of images to features (B, d), e.g. ``inception_v3_features()``
+            or the MNIST classifier's ``features``.
+        cache: the ``.npz`` file to read or write; None to always compute.
+        batch_size: images per forward pass.
+
+    Returns:
+        ``(mu, sigma)`` in float64, shapes (d,) and (d, d).
+    """
+    import hashlib
+
+    digest = hashlib.sha256(images.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+    path = Path(cache) if cache is not None else None
+    if path is not None and path.is_file():
+        with np.load(path) as saved:
+            if str(saved["images_sha256"]) == digest:
+                return saved["mu"], saved["sigma"]
+        warnings.warn(f"{path} holds statistics of other images; recomputing it", stacklevel=2)
+    mu, sigma = gaussian_stats(extract_features(extractor, images, batch_size))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npz")
+        np.savez(tmp, mu=mu, sigma=sigma, images_sha256=np.array(digest))
+        os.replace(tmp, path)  # atomic: a crash never leaves half a cache
+    return mu, sigma

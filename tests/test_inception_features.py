@@ -2,6 +2,7 @@
 
 import urllib.error
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -62,3 +63,24 @@ def test_extract_features_batches_without_gradients():
     feats = metrics.extract_features(lin, x, batch_size=3)
     assert feats.dtype == torch.float64 and feats.shape == (10, 3) and not feats.requires_grad
     torch.testing.assert_close(feats, lin(x).double().detach())
+
+
+def test_real_statistics_are_cached_and_invalidated(tmp_path):
+    calls = []
+
+    def extractor(x):
+        calls.append(len(x))
+        return x.flatten(1)[:, :3]  # (B, 3)
+
+    images = torch.randn(50, 1, 2, 2, generator=torch.Generator().manual_seed(0))
+    cache = tmp_path / "stats" / "real.npz"
+    mu, sigma = metrics.real_statistics(images, extractor, cache, batch_size=20)
+    assert calls == [20, 20, 10] and cache.is_file()
+    ref_mu, ref_sigma = metrics.gaussian_stats(images.flatten(1)[:, :3])
+    np.testing.assert_allclose(mu, ref_mu)
+    np.testing.assert_allclose(sigma, ref_sigma)
+    mu2, sigma2 = metrics.real_statistics(images, extractor, cache)  # from the cache: no new calls
+    assert len(calls) == 3 and np.array_equal(mu, mu2) and np.array_equal(sigma, sigma2)
+    with pytest.warns(UserWarning, match="other images"):
+        metrics.real_statistics(images + 1, extractor, cache)  # other images: recomputed
+    assert len(calls) == 4 and sorted(p.name for p in cache.parent.iterdir()) == ["real.npz"]
