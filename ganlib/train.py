@@ -459,9 +459,10 @@ def train(
     cuda = device.type == "cuda"
     convolutional = any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in [*G.modules(), *D.modules()])
     channels_last = cuda and cfg.channels_last and convolutional
+    layout = {"memory_format": torch.channels_last} if channels_last else {}
     for model in (G, D, G_ema):
         if model is not None:
-            model.to(device, memory_format=torch.channels_last) if channels_last else model.to(device)
+            model.to(device, **layout)
     if cuda:
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
     adam = dict(betas=cfg.betas, fused=True) if cuda else dict(betas=cfg.betas)
