@@ -36,13 +36,7 @@ from ganlib.train import (
 BATCH = 32
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny matrices: one thread is fastest, and immune to a busy machine's thread contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread_per_module")  # see tests/conftest.py
 
 
 def _toy(seed: int, batch_seed: int | None = None):

@@ -14,12 +14,7 @@ from ganlib.train import CHECKPOINT_NAME, TrainConfig, ema_beta, ema_update, loa
 BATCH = 32
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread_per_module")  # see tests/conftest.py
 
 
 def _toy(seed: int = 0):
