@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import torch
 
 PROFILES = ("smoke", "quick", "full")
+RUNS_ENV = "GANLIB_RUNS"  # folder that holds every run's checkpoints (Colab: a mounted Drive folder)
 DEVICES = ("auto", "cuda", "mps", "cpu")
 
 T = TypeVar("T")
@@ -94,3 +96,21 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
     return torch.Generator().manual_seed(seed)
+
+
+def run_dir(name: str) -> Path:
+    """The folder where a run called ``name`` keeps its checkpoints: ``$GANLIB_RUNS/name``, else ``runs/name``.
+
+    Notebooks pass it as ``out_dir`` with ``resume="auto"``, so re-running a training cell continues
+    from the latest checkpoint instead of starting over. In Colab the setup cell points
+    ``GANLIB_RUNS`` at a mounted Google Drive folder, so checkpoints survive a disconnect.
+
+    Args:
+        name: a short run name such as ``"05-cgan-projection"``; no path separators.
+
+    Raises:
+        ValueError: for an empty name or one with a path separator.
+    """
+    if not name or "/" in name or "\\" in name or name in (".", ".."):
+        raise ValueError(f"a run name must be a plain folder name such as '05-cgan', got {name!r}")
+    return Path(os.environ.get(RUNS_ENV) or "runs") / name

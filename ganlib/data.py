@@ -444,6 +444,9 @@ class InMemoryBatches:
     is moved to the GPU when it uses under half of the free GPU memory; otherwise it stays on the
     CPU and each batch is gathered into pinned memory and copied asynchronously.
 
+    With ``targets`` (a second tensor of N items: class labels, or the paired target images of
+    image-to-image translation) each batch is a pair ``(data[idx], targets[idx])``.
+
     ``state_dict()`` / ``load_state_dict()`` capture the generator, the current permutation and
     the position in it, so a resumed run gets bitwise-identical batches.
 
@@ -451,6 +454,8 @@ class InMemoryBatches:
 
         batches = InMemoryBatches(dataset.images, 64, device=device)
         real = next(batches)  # (64, C, H, W) on device
+        labelled = InMemoryBatches(dataset.images, 64, targets=dataset.labels)
+        real, y = next(labelled)  # (64, C, H, W), (64,)
     """
 
     def __init__(
@@ -458,12 +463,14 @@ class InMemoryBatches:
         data: torch.Tensor,
         batch_size: int,
         *,
+        targets: torch.Tensor | None = None,
         device: torch.device | str = "cpu",
         generator: torch.Generator | None = None,
     ) -> None:
         """Args:
             data: (N, ...) tensor, e.g. (N, C, H, W) images; batches index its first dimension.
             batch_size: items per batch, at most N.
+            targets: optional (N, ...) tensor delivered alongside, e.g. labels (N,).
             device: where batches are delivered.
             generator: a CPU generator for the shuffling; ``None`` makes one seeded from
                 ``torch.initial_seed()``.
@@ -477,13 +484,20 @@ class InMemoryBatches:
         self.batch_size = batch_size
         self.device = torch.device(device)
         self.generator = _make_generator(generator)
+        if targets is not None and (not isinstance(targets, torch.Tensor) or targets.ndim < 1 or len(targets) != n):
+            raise ValueError(f"targets must be a tensor with one item per data item ({n}), got "
+                             f"{tuple(targets.shape) if isinstance(targets, torch.Tensor) else type(targets).__name__}")
         self.data = data.detach()
+        self.targets = targets.detach() if targets is not None else None
         # Keep the whole tensor on the device when it is CUDA and fits comfortably; else on the CPU.
         self.on_device = self.data.device == self.device or self.device.type == "cpu"
         if not self.on_device and self.device.type == "cuda":
             free_bytes, _ = torch.cuda.mem_get_info(self.device)
-            self.on_device = self.data.numel() * self.data.element_size() < 0.5 * free_bytes
-        self.data = self.data.to(self.device if self.on_device else "cpu")
+            size = sum(t.numel() * t.element_size() for t in (self.data, self.targets) if t is not None)
+            self.on_device = size < 0.5 * free_bytes
+        home = self.device if self.on_device else "cpu"
+        self.data = self.data.to(home)
+        self.targets = self.targets.to(home) if self.targets is not None else None
         self._perm = torch.empty(0, dtype=torch.int64)  # (N,) this epoch's order; empty: not started
         self._perm_on_device = self._perm
         self._pos = 0  # index into self._perm of the next batch's first item
@@ -502,8 +516,8 @@ class InMemoryBatches:
     def __iter__(self) -> Iterator[torch.Tensor]:
         return self
 
-    def __next__(self) -> torch.Tensor:
-        """The next batch, (B, ...) on ``device``."""
+    def __next__(self) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The next batch, (B, ...) on ``device``; a pair ``(data, targets)`` when there are targets."""
         n = len(self.data)
         if len(self._perm) == 0 or self._pos + self.batch_size > n:  # start a new epoch
             self._set_perm(torch.randperm(n, generator=self.generator))
@@ -511,14 +525,19 @@ class InMemoryBatches:
             self._epoch += 1
         idx = self._perm_on_device[self._pos:self._pos + self.batch_size]  # (B,)
         self._pos += self.batch_size
+        if self.targets is None:
+            return self._gather(self.data, idx)  # (B, ...)
+        return self._gather(self.data, idx), self._gather(self.targets, idx)  # (B, ...), (B, ...)
+
+    def _gather(self, tensor: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         if self.on_device:
-            return self.data[idx]  # (B, ...)
+            return tensor[idx]  # (B, ...)
         if self.device.type != "cuda":
-            return self.data[idx].to(self.device)  # (B, ...)
+            return tensor[idx].to(self.device)  # (B, ...)
         # Gather into pinned memory (PyTorch's caching host allocator keeps the block alive until
         # the copy is done) so the host-to-device copy can overlap with compute.
-        pinned = torch.empty((len(idx), *self.data.shape[1:]), dtype=self.data.dtype, pin_memory=True)
-        torch.index_select(self.data, 0, idx, out=pinned)  # (B, ...)
+        pinned = torch.empty((len(idx), *tensor.shape[1:]), dtype=tensor.dtype, pin_memory=True)
+        torch.index_select(tensor, 0, idx, out=pinned)  # (B, ...)
         return pinned.to(self.device, non_blocking=True)  # (B, ...)
 
     def _set_perm(self, perm: torch.Tensor) -> None:
@@ -621,6 +640,7 @@ def make_batches(
     device: torch.device | str = "cpu",
     generator: torch.Generator | None = None,
     root: str | os.PathLike | None = None,
+    labels: bool = False,
 ) -> InMemoryBatches | ToyBatches:
     """Batches of a dataset chosen by name (the CLI and the notebooks' parameter cell use this).
 
@@ -630,6 +650,7 @@ def make_batches(
         device: where batches are delivered.
         generator: a CPU generator; ``None`` makes one seeded from ``torch.initial_seed()``.
         root: the download folder for image datasets; see :func:`data_root`.
+        labels: image datasets only: yield ``(images, labels)`` pairs, for class-conditional GANs.
 
     Returns:
         :class:`ToyBatches` of (B, 2) points for a toy name, :class:`InMemoryBatches` of
@@ -641,8 +662,11 @@ def make_batches(
     """
     key = _normalise_name(name)
     if key in TOY_DATASETS:
+        if labels:
+            raise ValueError(f"the toy dataset {name!r} has no class labels; labels=True needs an image dataset")
         return ToyBatches(TOY_DATASETS[key](), batch_size, device=device, generator=generator)
     if key in IMAGE_DATASETS:
-        images = load_images(key, root).images  # (N, C, H, W)
-        return InMemoryBatches(images, batch_size, device=device, generator=generator)
+        dataset = load_images(key, root)
+        return InMemoryBatches(dataset.images, batch_size, targets=dataset.labels if labels else None,
+                               device=device, generator=generator)
     raise ValueError(f"unknown dataset {name!r}; {_valid_names_text()}")

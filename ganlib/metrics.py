@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -36,6 +37,8 @@ __all__ = [
     "InceptionWeightsUnavailable",
     "extract_features",
     "real_statistics",
+    "DigitScores",
+    "digit_scores",
 ]
 
 
@@ -474,3 +477,76 @@ def real_statistics(images: torch.Tensor, extractor: Callable[[torch.Tensor], to
         np.savez(tmp, mu=mu, sigma=sigma, images_sha256=np.array(digest))
         os.replace(tmp, path)  # atomic: a crash never leaves half a cache
     return mu, sigma
+
+
+# ----------------------------------------------------------------------------------------------
+# Offline evaluation of generated digits with the shipped MNIST classifier
+# ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DigitScores:
+    """Sample quality of generated digits, measured with the shipped MNIST classifier.
+
+    ``fid`` is a Fréchet distance in the classifier's 64-d feature space (not comparable with
+    Inception FIDs of papers); ``inception_score`` uses its 10-class softmax, so it lies in [1, 10];
+    ``accuracy`` is the fraction of samples classified as the label they were drawn for (NaN
+    without labels); ``precision`` and ``recall`` use k=3 nearest-neighbour manifolds.
+    """
+
+    fid: float
+    inception_score: float
+    inception_score_std: float
+    accuracy: float
+    precision: float
+    recall: float
+    n: int  # generated samples measured
+
+    def as_row(self) -> dict[str, float]:
+        """The scores as a flat dict, ready for a table (e.g. ``pandas.DataFrame([...])``)."""
+        return {"FID (classifier)": self.fid, "IS (classifier)": self.inception_score, "accuracy": self.accuracy,
+                "precision": self.precision, "recall": self.recall, "n": self.n}
+
+
+def _crop_to_28(images: torch.Tensor) -> torch.Tensor:
+    """(N, 1, S, S) with S >= 28 -> the central (N, 1, 28, 28): undoes ``dcgan.pad_to(32)``."""
+    if images.ndim != 4 or images.shape[1] != 1 or images.shape[2] != images.shape[3] or images.shape[2] < 28:
+        raise ValueError(f"digit scores need grey square images (N, 1, S, S) with S >= 28, got {tuple(images.shape)}")
+    top = (images.shape[2] - 28) // 2
+    return images[:, :, top:top + 28, top:top + 28]
+
+
+def digit_scores(images: torch.Tensor, labels: torch.Tensor | None = None, *, real: torch.Tensor | None = None,
+                 k: int = 3, batch_size: int = 500) -> DigitScores:
+    """FID, Inception Score, class accuracy and precision/recall of generated digits, offline.
+
+    The shipped classifier (:mod:`ganlib.classifier`, trained on mnist-5k by
+    ``scripts/train_mnist_classifier.py``) stands in for Inception-v3: its hidden layer gives the
+    features, its softmax the class probabilities.
+
+    Args:
+        images: generated digits (N, 1, 28, 28) or padded ones (N, 1, 32, 32), values in [-1, 1].
+        labels: optional (N,) labels the digits were generated for (a conditional G): gives ``accuracy``.
+        real: the real digits to compare with; default the bundled mnist-5k (5,000 digits).
+        k: neighbourhood size of precision and recall.
+        batch_size: images per forward pass.
+
+    Returns:
+        A :class:`DigitScores`.
+    """
+    from ganlib.classifier import load_mnist_classifier
+    from ganlib.data import load_mnist_5k
+
+    fake = _crop_to_28(images.detach().float().cpu())
+    real = _crop_to_28(load_mnist_5k().images if real is None else real.detach().float().cpu())
+    if labels is not None and labels.shape != (len(fake),):
+        raise ValueError(f"labels must have shape ({len(fake)},), got {tuple(labels.shape)}")
+    model, _ = load_mnist_classifier()
+    fake_feats = extract_features(model.features, fake, batch_size, device="cpu")  # (N, 64) float64
+    real_feats = extract_features(model.features, real, batch_size, device="cpu")  # (M, 64)
+    probs = torch.softmax(model.head(fake_feats.float()), dim=1).double()  # (N, 10) p(y | x)
+    fid = frechet_distance(*gaussian_stats(real_feats), *gaussian_stats(fake_feats))
+    is_mean, is_std = inception_score(probs, splits=min(10, len(fake)))
+    accuracy = float((probs.argmax(1) == labels.cpu()).double().mean()) if labels is not None else math.nan
+    precision, recall = precision_recall(real_feats, fake_feats, k=k)
+    return DigitScores(fid=fid, inception_score=is_mean, inception_score_std=is_std, accuracy=accuracy,
+                       precision=precision, recall=recall, n=len(fake))

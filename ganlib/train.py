@@ -6,7 +6,15 @@ The loop is the lecture's algorithm (Goodfellow et al. 2014, Algorithm 1):
         k times:  sample x ~ p_data, z ~ p_z;  update D to increase log D(x) + log(1 - D(G(z)))
         once:     sample z ~ p_z;              update G with the chosen generator loss
 
-One *step* is one iteration of the outer loop, i.e. one generator update. Everything random in a
+One *step* is one iteration of the outer loop, i.e. one generator update. The same loop trains
+three kinds of generator, told apart by what G is:
+
+- unconditional, G(z) (``G.cfg.latent_dim``): batches yield images x;
+- class-conditional, G(z, y) and D(x, y) (``G.cfg.n_classes``; Mirza and Osindero 2014): batches
+  yield ``(x, y)``, see :func:`conditional_train_step`;
+- image-to-image, G(x) and D(y, x) (no ``G.cfg``, e.g. the pix2pix U-Net; Isola et al. 2017):
+  batches yield ``(condition, target)`` pairs, see :func:`pix2pix_step`.
+ Everything random in a
 run (noise, mini-batches) comes from generators whose state is saved in the checkpoint, so a
 resumed run continues exactly where the interrupted one stopped.
 """
@@ -39,10 +47,14 @@ __all__ = [
     "discriminator_step",
     "generator_step",
     "train_step",
+    "Conditioned",
+    "conditional_train_step",
+    "pix2pix_step",
     "ema_update",
     "ema_beta",
     "train",
     "sample",
+    "translate",
     "save_checkpoint",
     "load_checkpoint",
     "CHECKPOINT_NAME",
@@ -55,7 +67,7 @@ _FORMAT = "ganlib-checkpoint-v1"
 class Batches(Protocol):
     """What ``train`` reads real data from: an endless iterator with a restorable state."""
 
-    def __next__(self) -> torch.Tensor: ...
+    def __next__(self) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]: ...
     def state_dict(self) -> dict: ...
     def load_state_dict(self, state: dict) -> None: ...
 
@@ -81,6 +93,7 @@ class TrainConfig:
     amp: bool = True  # on CUDA: bf16 autocast for the forward passes (no loss scaler needed); ignored elsewhere
     channels_last: bool = True  # on CUDA: NHWC memory layout for image models, faster convolutions
     compile: bool = False  # torch.compile G (and D, unless a gradient penalty needs its double backward)
+    l1_weight: float = 100.0  # image-to-image only: weight of the L1 distance to the target (pix2pix's lambda)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -109,23 +122,26 @@ class History:
     w_estimate: list[float] = field(default_factory=list)  # mean score on real - on fake (Wasserstein estimate for critics)
     d_grad_norm: list[float] = field(default_factory=list)  # L2 norm of D's gradient in its last update
     g_grad_norm: list[float] = field(default_factory=list)  # L2 norm of G's gradient in its update
+    l1: list[float] = field(default_factory=list)  # image-to-image: mean |target - G(condition)| (pix2pix)
     snapshot_steps: list[int] = field(default_factory=list)
     snapshots: list[torch.Tensor] = field(default_factory=list)  # each (n_snapshot, *data_shape), CPU
 
     METRICS = ("d_loss", "g_loss", "d_real", "d_fake")  # every step function reports these
     HEALTH = ("d_acc_real", "d_acc_fake", "w_estimate", "d_grad_norm", "g_grad_norm")  # NaN when a step does not
+    TASK = ("l1",)  # reported only by task-specific steps (pix2pix's reconstruction term); NaN otherwise
 
     def record(self, step: int, metrics: dict[str, float]) -> None:
         self.step.append(step)
         for name in self.METRICS:
             getattr(self, name).append(float(metrics[name]))
-        for name in self.HEALTH:
+        for name in self.HEALTH + self.TASK:
             getattr(self, name).append(float(metrics.get(name, math.nan)))
 
     def to_dict(self) -> dict[str, list]:
         """The logged numbers (not the snapshots), ready for ``json.dump`` (NaN becomes None)."""
         clean = lambda values: [None if isinstance(v, float) and math.isnan(v) else v for v in values]
-        return {"step": list(self.step), **{name: clean(getattr(self, name)) for name in self.METRICS + self.HEALTH}}
+        return {"step": list(self.step),
+                **{name: clean(getattr(self, name)) for name in self.METRICS + self.HEALTH + self.TASK}}
 
     def state_dict(self) -> dict:
         """Numbers and snapshots, in a form ``torch.load(weights_only=True)`` accepts."""
@@ -134,7 +150,7 @@ class History:
     @classmethod
     def from_state_dict(cls, state: dict) -> "History":
         history = cls(**{f.name: list(state.get(f.name, [])) for f in dataclasses.fields(cls)})
-        for name in cls.METRICS + cls.HEALTH:  # None (a JSON null) back to NaN
+        for name in cls.METRICS + cls.HEALTH + cls.TASK:  # None (a JSON null) back to NaN
             setattr(history, name, [math.nan if v is None else v for v in getattr(history, name)])
         return history
 
@@ -219,21 +235,34 @@ def generator_step(
     z: torch.Tensor,
     g_loss: Callable[[torch.Tensor], torch.Tensor],
     *,
+    target: torch.Tensor | None = None,
+    l1_weight: float = 0.0,
     autocast: Callable[[], ContextManager] = contextlib.nullcontext,
 ) -> dict[str, torch.Tensor]:
-    """One update of G: descend ``g_loss(D(G(z)))`` with D held fixed."""
+    """One update of G: descend ``g_loss(D(G(z)))`` with D held fixed.
+
+    With a ``target`` (image-to-image), ``z`` is the condition image and G also descends
+    ``l1_weight * mean |target - G(z)|``, pix2pix's reconstruction term (Isola et al. 2017, Eq. 4);
+    the returned metrics then include ``l1``, the unweighted mean distance.
+    """
     D.requires_grad_(False)  # gradients flow *through* D into G, but D's weights take none
+    metrics = {}
     try:
         with autocast():
-            fake_logits = D(G(z)).float()  # (B,)
+            fake = G(z)  # (B, *data_shape)
+            fake_logits = D(fake).float()  # (B,), or (B, 1, h, w) for a patch discriminator
         loss = g_loss(fake_logits)
+        if target is not None:
+            l1 = (target.float() - fake.float()).abs().mean()  # Eq. 3: E ||y - G(x, z)||_1
+            loss = loss + l1_weight * l1  # Eq. 4: G* = arg min_G max_D L_cGAN(G, D) + lambda L_L1(G)
+            metrics["l1"] = l1.detach()
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = _grad_norm(G)
         opt_g.step()
     finally:
         D.requires_grad_(True)
-    return {"g_loss": loss.detach(), "g_grad_norm": grad_norm}
+    return {"g_loss": loss.detach(), "g_grad_norm": grad_norm, **metrics}
 
 
 def train_step(
@@ -278,6 +307,112 @@ def train_step(
     return {**d_metrics, **g_metrics}
 
 
+class Conditioned(nn.Module):
+    """A conditional model with its condition held fixed: ``Conditioned(D, y)(x) == D(x, y)``.
+
+    Its parameters are the wrapped model's, so the unconditional steps (optimiser, gradient
+    norms, ``requires_grad_``, the gradient penalty with respect to x) apply unchanged.
+    """
+
+    def __init__(self, model: nn.Module, condition: torch.Tensor):
+        super().__init__()
+        self.model = model
+        self.condition = condition  # (B,) labels or (B, C, H, W) condition images
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x, self.condition)
+
+
+def conditional_train_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    batches: Batches,
+    sample_z: Callable[[int], torch.Tensor],
+    *,
+    sample_labels: Callable[[int], torch.Tensor],
+    k: int = 1,
+    g_loss: Callable[[torch.Tensor], torch.Tensor] = losses.generator_loss_nonsaturating,
+    d_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = losses.discriminator_loss,
+    gp_weight: float = 0.0,
+    clip: float | None = None,
+    autocast: Callable[[], ContextManager] = contextlib.nullcontext,
+) -> dict[str, torch.Tensor]:
+    """One iteration of the conditional GAN (Mirza and Osindero 2014): both players see the label y.
+
+        min_G max_D  E_{x,y}[log D(x | y)] + E_{z,y}[log(1 - D(G(z | y) | y))]
+
+    D judges real pairs (x, y) against fake pairs (G(z, y), y) made with the *same* labels, so
+    a fake can only pass by looking like its class; G is then updated on labels drawn afresh.
+
+    Args:
+        G, D: ``G(z, y)`` and ``D(x, y)`` with y int64 labels of shape (B,).
+        batches: endless iterator of ``(images (B, C, H, W), labels (B,))`` on the training device.
+        sample_labels: ``sample_labels(B)`` returns labels (B,) for the generator update.
+        Others: as in :func:`train_step`.
+
+    Returns:
+        The same metrics as :func:`train_step`.
+    """
+    # ---- Phase 1: k discriminator updates on (x, y) vs (G(z, y), y), G fixed ----
+    for _ in range(k):
+        real, y = next(batches)  # (B, C, H, W), (B,)
+        d_metrics = discriminator_step(Conditioned(G, y), Conditioned(D, y), opt_d, real, sample_z(real.shape[0]),
+                                       d_loss=d_loss, gp_weight=gp_weight, clip=clip, autocast=autocast)
+    # ---- Phase 2: one generator update on fresh labels, D fixed ----
+    y_g = sample_labels(real.shape[0])  # (B,)
+    g_metrics = generator_step(Conditioned(G, y_g), Conditioned(D, y_g), opt_g, sample_z(real.shape[0]), g_loss,
+                               autocast=autocast)
+    return {**d_metrics, **g_metrics}
+
+
+def pix2pix_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    batches: Batches,
+    sample_z: Callable[[int], torch.Tensor] | None = None,
+    *,
+    l1_weight: float = 100.0,
+    k: int = 1,
+    g_loss: Callable[[torch.Tensor], torch.Tensor] = losses.generator_loss_nonsaturating,
+    d_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = losses.discriminator_loss,
+    gp_weight: float = 0.0,
+    clip: float | None = None,
+    autocast: Callable[[], ContextManager] = contextlib.nullcontext,
+) -> dict[str, torch.Tensor]:
+    """One iteration of pix2pix (Isola et al. 2017): a conditional GAN on paired images plus L1.
+
+        G* = arg min_G max_D  E[log D(x, y)] + E[log(1 - D(x, G(x)))] + lambda E ||y - G(x)||_1
+
+    x is the condition (e.g. an edge map), y the target image. G has no z: dropout is its noise.
+    D is a patch discriminator ``D(image, condition)`` returning a map of logits, each judging one
+    patch; the losses average over the map.
+
+    Args:
+        G: maps conditions (B, C_in, H, W) to images (B, C_out, H, W).
+        D: ``D(image, condition)`` -> logits (B, 1, h, w).
+        batches: endless iterator of ``(condition, target)`` pairs on the training device.
+        sample_z: unused (G draws its noise from dropout); kept for the common step signature.
+        l1_weight: lambda, the weight of the L1 term (paper: 100); 0 gives a cGAN alone.
+        Others: as in :func:`train_step`.
+
+    Returns:
+        The metrics of :func:`train_step` and ``l1``, the mean |y - G(x)| of the G update.
+    """
+    # ---- Phase 1: k discriminator updates on (y, x) vs (G(x), x), G fixed ----
+    for _ in range(k):
+        condition, target = next(batches)  # (B, C_in, H, W), (B, C_out, H, W)
+        d_metrics = discriminator_step(G, Conditioned(D, condition), opt_d, target, condition, d_loss=d_loss,
+                                       gp_weight=gp_weight, clip=clip, autocast=autocast)
+    # ---- Phase 2: one generator update: fool D and stay within L1 of the target ----
+    g_metrics = generator_step(G, Conditioned(D, condition), opt_g, condition, g_loss, target=target,
+                               l1_weight=l1_weight, autocast=autocast)
+    return {**d_metrics, **g_metrics}
+
+
 @torch.no_grad()
 def ema_update(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
     """G_ema <- beta * G_ema + (1 - beta) * G, parameter by parameter; buffers are copied."""
@@ -301,8 +436,12 @@ class _ChannelsLast:
     def __iter__(self):
         return self
 
-    def __next__(self) -> torch.Tensor:
-        return next(self.batches).contiguous(memory_format=torch.channels_last)  # (B, C, H, W), NHWC
+    def __next__(self) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        batch = next(self.batches)
+        if isinstance(batch, torch.Tensor):
+            return batch.contiguous(memory_format=torch.channels_last)  # (B, C, H, W), NHWC
+        # (images, labels) or (condition, target): every 4-D tensor goes NHWC, labels pass through
+        return tuple(t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t for t in batch)
 
     def state_dict(self) -> dict:
         return self.batches.state_dict()
@@ -382,18 +521,57 @@ def _set_rng_state(state: dict, noise_gen: torch.Generator) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def _n_classes(G: nn.Module) -> int | None:
+    """The number of classes of a class-conditional G(z, y), None for an unconditional one."""
+    return getattr(getattr(G, "cfg", None), "n_classes", None)
+
+
+def _is_translator(G: nn.Module) -> bool:
+    """True for an image-to-image G(x) such as the pix2pix U-Net: it has no latent size."""
+    return getattr(getattr(G, "cfg", None), "latent_dim", None) is None
+
+
 @torch.no_grad()
-def sample(G: nn.Module, n: int, *, generator: torch.Generator | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
-    """Draw ``n`` samples from G in eval mode, returned on the CPU as (n, *data_shape)."""
+def _eval_forward(G: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
     device = next(G.parameters()).device
-    if z is None:
-        z = torch.randn(n, G.cfg.latent_dim, generator=generator)  # (n, latent_dim), CPU generator
     was_training = G.training
     G.eval()
     try:
-        return G(z.to(device)).float().cpu()
+        return G(*(t.to(device) for t in inputs)).float().cpu()
     finally:
         G.train(was_training)
+
+
+def sample(G: nn.Module, n: int, *, generator: torch.Generator | None = None, z: torch.Tensor | None = None,
+           labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Draw ``n`` samples from G in eval mode, returned on the CPU as (n, *data_shape).
+
+    Args:
+        G: a generator with ``G.cfg.latent_dim``; unconditional G(z) or class-conditional G(z, y).
+        n: how many samples (ignored when ``z`` is given).
+        generator: CPU random generator for z.
+        z: latent codes (n, latent_dim) to use instead of fresh ones.
+        labels: class labels (n,) for a conditional G; by default 0, 1, ..., n_classes - 1, 0, 1, ...
+            so that a grid with ``nrow=n_classes`` shows one class per column.
+    """
+    if z is None:
+        z = torch.randn(n, G.cfg.latent_dim, generator=generator)  # (n, latent_dim), CPU generator
+    n_classes = _n_classes(G)
+    if n_classes is None:
+        if labels is not None:
+            raise ValueError("labels were given but G is unconditional (its config has no n_classes)")
+        return _eval_forward(G, z)
+    if labels is None:
+        labels = torch.arange(len(z)) % n_classes  # (n,)
+    if labels.shape != (len(z),):
+        raise ValueError(f"labels must have shape ({len(z)},) like z's batch, got {tuple(labels.shape)}")
+    return _eval_forward(G, z, labels.long())
+
+
+def translate(G: nn.Module, conditions: torch.Tensor) -> torch.Tensor:
+    """An image-to-image G applied in eval mode (dropout off, batch norm's running statistics):
+    conditions (B, C_in, H, W) -> images (B, C_out, H, W) on the CPU."""
+    return _eval_forward(G, conditions)
 
 
 def _check_finite(metrics: dict[str, float], step: int, last_good: int, checkpoint: Path | None) -> None:
@@ -414,30 +592,40 @@ def train(
     *,
     device: str | torch.device = "cpu",
     out_dir: str | os.PathLike | None = None,
-    resume: bool = False,
+    resume: bool | str = False,
     progress: bool = True,
-    step_fn: Callable[..., dict[str, torch.Tensor]] = train_step,
+    step_fn: Callable[..., dict[str, torch.Tensor]] | None = None,
     G_ema: nn.Module | None = None,
+    snapshot_inputs: torch.Tensor | None = None,
 ) -> History:
     """Train G against D with the alternating algorithm and return the :class:`History`.
 
     Args:
-        G, D: generator (with ``cfg.latent_dim``) and discriminator returning logits; moved to
-            ``device`` here. Initialise them (e.g. under a seed) before calling.
-        batches: endless iterator of real mini-batches on ``device`` with ``state_dict()``.
+        G, D: generator and discriminator returning logits; moved to ``device`` here. Initialise
+            them (e.g. under a seed) before calling. G(z) with ``G.cfg.latent_dim``; G(z, y) with
+            ``G.cfg.n_classes`` as well (then D(x, y)); or an image-to-image G(x) without a ``cfg``
+            (then D(image, condition)).
+        batches: endless iterator on ``device`` with ``state_dict()``: images (B, ...) for G(z),
+            ``(images, labels)`` for G(z, y), ``(condition, target)`` pairs for G(x).
         cfg: the :class:`TrainConfig`.
         device: where to train.
         out_dir: if given, ``checkpoint.pt`` is written there every ``cfg.checkpoint_every`` steps
             and at the end, atomically.
-        resume: continue from ``out_dir/checkpoint.pt``: models, optimisers, step, history, random
-            states and the batch iterator's position are restored, so the run goes on exactly as
-            if it had never stopped. ``cfg.steps`` is the total to reach.
+        resume: True to continue from ``out_dir/checkpoint.pt``: models, optimisers, step, history,
+            random states and the batch iterator's position are restored, so the run goes on
+            exactly as if it had never stopped. ``cfg.steps`` is the total to reach. ``"auto"``
+            resumes when that checkpoint exists and starts afresh otherwise, so re-running a
+            notebook cell (after a Colab disconnect, say) picks up where it stopped.
         progress: show a tqdm progress bar.
-        step_fn: one training iteration, by default :func:`train_step` (same signature). It is
-            called with ``k`` and ``g_loss``, plus ``d_loss``, ``gp_weight``, ``clip`` for objectives
-            other than "gan" and ``autocast`` when mixed precision is on (CUDA).
+        step_fn: one training iteration; by default :func:`train_step`, :func:`conditional_train_step`
+            or :func:`pix2pix_step` by the kind of G (same signatures). It is called with ``k`` and
+            ``g_loss``, plus ``d_loss``, ``gp_weight``, ``clip`` for objectives other than "gan",
+            ``autocast`` when mixed precision is on (CUDA), ``sample_labels`` for a conditional G
+            and ``l1_weight`` for an image-to-image G.
         G_ema: optional copy of G (``copy.deepcopy(G)``) kept as an exponential moving average of
             G's weights with half-life ``cfg.ema_half_life`` images; snapshots then come from it.
+        snapshot_inputs: image-to-image only (and required there): the fixed conditions
+            (N, C_in, H, W) whose translations the snapshots show.
 
     On CUDA the loop runs at full speed: bf16 autocast (``cfg.amp``), channels_last for image
     models (``cfg.channels_last``), fused Adam, cuDNN autotuning, optionally ``torch.compile``.
@@ -453,6 +641,14 @@ def train(
     cfg = cfg or TrainConfig()
     if cfg.k < 1 or cfg.steps < 0 or cfg.log_every < 1:
         raise ValueError(f"need k >= 1, steps >= 0 and log_every >= 1, got {cfg}")
+    if resume not in (True, False, "auto"):
+        raise ValueError(f"resume must be True, False or 'auto', got {resume!r}")
+    translator, n_classes = _is_translator(G), _n_classes(G)
+    if translator and snapshot_inputs is None:
+        raise ValueError("an image-to-image G needs snapshot_inputs=, a fixed batch of conditions (N, C_in, H, W) "
+                         "whose translations the snapshots show")
+    if step_fn is None:
+        step_fn = pix2pix_step if translator else conditional_train_step if n_classes is not None else train_step
     objective = losses.objective(cfg.objective)
     g_loss = losses.generator_loss(cfg.g_loss) if cfg.objective == "gan" else objective.g_loss
     device = get_device(device)
@@ -474,20 +670,32 @@ def train(
     if cuda and cfg.amp:
         # bf16 has fp32's exponent range, so no loss scaler is needed (and the penalty needs no unscaling)
         extras["autocast"] = lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    if translator:
+        extras["l1_weight"] = cfg.l1_weight
     # torch.compile cannot differentiate twice, which the gradient penalty does through D: keep D eager then.
     G_run = torch.compile(G) if cfg.compile else G
     D_run = torch.compile(D) if cfg.compile and objective.gp_weight == 0 else D
     real_batches = _ChannelsLast(batches) if channels_last else batches
     beta = ema_beta(cfg.batch_size, cfg.ema_half_life)
-    latent_dim = G.cfg.latent_dim
     noise_gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    # The snapshot latents are fixed for the whole run, so snapshots show one z moving over time.
-    z_fixed = torch.randn(cfg.n_snapshot, latent_dim, generator=torch.Generator().manual_seed(cfg.seed + 1))
+    sample_z = None
+    if not translator:
+        latent_dim = G.cfg.latent_dim
+        # The snapshot latents are fixed for the whole run, so snapshots show one z moving over time.
+        z_fixed = torch.randn(cfg.n_snapshot, latent_dim, generator=torch.Generator().manual_seed(cfg.seed + 1))
 
-    def sample_z(n: int) -> torch.Tensor:
-        return torch.randn(n, latent_dim, device=device, generator=noise_gen)  # (n, latent_dim)
+        def sample_z(n: int) -> torch.Tensor:
+            return torch.randn(n, latent_dim, device=device, generator=noise_gen)  # (n, latent_dim)
+
+    if n_classes is not None:
+        def sample_labels(n: int) -> torch.Tensor:
+            return torch.randint(n_classes, (n,), device=device, generator=noise_gen)  # (n,) uniform classes
+
+        extras["sample_labels"] = sample_labels
 
     ckpt_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
+    if resume == "auto":
+        resume = ckpt_path is not None and ckpt_path.is_file()
     history, start = History(), 0
     if resume:
         if ckpt_path is None:
@@ -539,12 +747,15 @@ def train(
     def snapshot(step: int) -> None:
         if not history.snapshot_steps or history.snapshot_steps[-1] != step:
             history.snapshot_steps.append(step)
-            history.snapshots.append(sample(G if G_ema is None else G_ema, cfg.n_snapshot, z=z_fixed))
+            model = G if G_ema is None else G_ema
+            shots = translate(model, snapshot_inputs[:cfg.n_snapshot]) if translator else sample(model, 0, z=z_fixed)
+            history.snapshots.append(shots)
 
     if start == 0:
         snapshot(0)
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress,
-               desc=f"training ({cfg.g_loss if cfg.objective == 'gan' else cfg.objective}, k={cfg.k})",
+               desc=f"training ({cfg.g_loss if cfg.objective == 'gan' else cfg.objective}, k={cfg.k})"
+                    + (f" from {start}" if start else ""),
                unit="step")
     for step in bar:
         metrics = step_fn(G_run, D_run, opt_g, opt_d, real_batches, sample_z, k=cfg.k, g_loss=g_loss, **extras)

@@ -474,7 +474,7 @@ def test_history_json_round_trip(tmp_path):
     loaded = json.loads(path.read_text())
     assert loaded == history.to_dict()
     assert loaded["step"] == [4, 8, 12]
-    assert set(loaded) == {"step", *History.METRICS, *History.HEALTH}
+    assert set(loaded) == {"step", *History.METRICS, *History.HEALTH, *History.TASK}
     assert all(v is not None for name in History.HEALTH for v in loaded[name])  # train_step reports them all
     assert all(0 <= v <= 1 for v in loaded["d_acc_real"] + loaded["d_acc_fake"])
     assert sorted(os.listdir(tmp_path)) == ["history.json"]
@@ -488,7 +488,7 @@ def test_history_state_dict_round_trip():
     h.snapshot_steps.append(1)
     h.snapshots.append(torch.ones(2, 2))
     back = History.from_state_dict(h.state_dict())
-    missing = {name: [None] for name in History.HEALTH}  # a step that does not report them: NaN, JSON null
+    missing = {name: [None] for name in History.HEALTH + History.TASK}  # a step that does not report them: NaN, JSON null
     assert back.to_dict() == h.to_dict() == {"step": [1], "d_loss": [1.0], "g_loss": [2.0], "d_real": [0.5],
                                              "d_fake": [0.25], **missing}
     assert math.isnan(back.d_grad_norm[0])
