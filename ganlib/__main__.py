@@ -7,6 +7,7 @@ Examples::
     python -m ganlib train vanilla --dataset mnist-5k --out runs/vanilla --steps 12000 --resume
     python -m ganlib train dcgan --dataset mnist-5k --out runs/dcgan
     python -m ganlib train wgan-gp --dataset cifar10 --device cuda --profile full
+    python -m ganlib train cgan --dataset mnist-5k --out runs/cgan
     python -m ganlib course build [--check]
 """
 
@@ -14,64 +15,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from ganlib import config, data
+from ganlib.recipes import MODELS
 from ganlib.train import CheckpointError, NonFiniteLossError
-
-
-@dataclass(frozen=True)
-class ModelRecipe:
-    """How the CLI builds and trains one model by name: architecture, objective and defaults."""
-
-    description: str
-    image_family: str  # architecture for image datasets: "mlp" or "dcgan" (toy 2-D data always uses "mlp")
-    objective: str  # a name of ganlib.losses.OBJECTIVES
-    steps: dict[str, int]  # default generator steps per profile
-    batch_size: int = 64
-    lr: float = 2e-4  # Adam learning rate of G and D
-    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas
-    k: int = 1  # D (critic) steps per G step: WGAN's n_critic
-    d_overrides: tuple[tuple[str, object], ...] = ()  # changes to the discriminator's config
-
-
-# The models a user can pick by name on the command line.
-MODELS: dict[str, ModelRecipe] = {
-    "vanilla": ModelRecipe(
-        description="MLP generator and discriminator, the original GAN (Goodfellow et al. 2014)",
-        image_family="mlp", objective="gan", steps={"smoke": 40, "quick": 6000, "full": 30000},
-    ),
-    "dcgan": ModelRecipe(
-        description="convolutional GAN with the DCGAN rules (Radford et al. 2016)",
-        image_family="dcgan", objective="gan", steps={"smoke": 10, "quick": 1500, "full": 20000},
-    ),
-    "wgan": ModelRecipe(
-        description="Wasserstein GAN, critic weights clipped to 0.01, 5 critic steps (Arjovsky et al. 2017)",
-        image_family="dcgan", objective="wgan", steps={"smoke": 5, "quick": 600, "full": 20000},
-        lr=5e-5, k=5,
-    ),
-    "wgan-gp": ModelRecipe(
-        description="Wasserstein GAN with gradient penalty (Gulrajani et al. 2017): Adam(1e-4, 0, 0.9), "
-                    "5 critic steps, no batch norm in the critic",
-        image_family="dcgan", objective="wgan-gp", steps={"smoke": 5, "quick": 600, "full": 20000},
-        lr=1e-4, betas=(0.0, 0.9), k=5, d_overrides=(("d_batchnorm", False),),
-    ),
-}
-
-
-def _build(recipe: ModelRecipe, toy: bool, data_shape: tuple[int, ...]):
-    """(G, D) for a recipe and the shape of one sample."""
-    from ganlib.models.dcgan import DCGAN_PRESETS, build_dcgan
-    from ganlib.models.mlp import build_mlp_gan
-
-    overrides = dict(recipe.d_overrides)
-    if toy or recipe.image_family == "mlp":
-        overrides.pop("d_batchnorm", None)  # the MLP discriminator has no batch norm anyway
-        return build_mlp_gan("toy2d" if toy else "mnist", data_shape=data_shape, **overrides)
-    channels, size = data_shape[0], max(data_shape[1:])
-    preset = "mnist32" if channels == 1 else "cifar32"
-    return build_dcgan(DCGAN_PRESETS[preset], channels=channels, image_size=32 if size <= 32 else 64, **overrides)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -105,18 +53,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import copy
-
     import torch
 
+    from ganlib import recipes, viz
     from ganlib import train as training
-    from ganlib import viz
-    from ganlib.models.dcgan import pad_to
     if args.model not in MODELS:
         raise ValueError(f"unknown model {args.model!r}; choose one of: {', '.join(MODELS)}")
     if args.dataset not in data.dataset_names():
         raise ValueError(f"unknown dataset {args.dataset!r}; choose one of: {', '.join(data.dataset_names())}")
-    recipe = MODELS[args.model]
+    toy = args.dataset in data.TOY_DATASETS
+    if toy and MODELS[args.model].family == "conditional":
+        raise ValueError(f"model {args.model!r} needs class labels; choose an image dataset, not {args.dataset!r}")
     profile = config.resolve_profile(args.profile)
     device = config.get_device(args.device)
     out = Path(args.out or f"runs/{args.model}-{args.dataset}")
@@ -126,42 +73,28 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(f"{out} already holds a run; add --resume to continue it, or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
 
-    batch_size = args.batch_size or recipe.batch_size
-    cfg = training.TrainConfig(
-        steps=args.steps if args.steps is not None else recipe.steps[profile],
-        batch_size=batch_size, k=args.k if args.k is not None else recipe.k, objective=recipe.objective, g_loss=args.g_loss,
-        lr_g=recipe.lr, lr_d=recipe.lr, betas=recipe.betas, ema_half_life=args.ema_half_life,
-        checkpoint_every=args.checkpoint_every, snapshot_every=0, seed=args.seed,
+    print(f"training {args.model} on {args.dataset}: profile {profile}, device {device}, out {out}")
+    run = recipes.train_recipe(
+        args.model, args.dataset, out_dir=out, profile=profile, device=device, resume=args.resume, steps=args.steps,
+        seed=args.seed, k=args.k, g_loss=args.g_loss, batch_size=args.batch_size, ema_half_life=args.ema_half_life,
+        checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
     )
-    generator = config.seed_everything(args.seed)
-    toy = args.dataset in data.TOY_DATASETS
-    if toy:
-        mixture = data.TOY_DATASETS[args.dataset]()
-        G, D = _build(recipe, True, (mixture.dim,))
-    else:
-        images = data.load_images(args.dataset).images  # (N, C, H, W) in [-1, 1]
-        if recipe.image_family == "dcgan" and images.shape[-1] == 28:
-            images = pad_to(images, 32)  # DCGAN doubles 4 -> 8 -> 16 -> 32: pad MNIST's 28 px with background
-        G, D = _build(recipe, False, tuple(images.shape[1:]))
-    G_ema = copy.deepcopy(G).eval()  # the samples come from the moving average of G's weights
-    batches = (data.ToyBatches(mixture, batch_size, device=device, generator=generator) if toy
-               else data.InMemoryBatches(images, batch_size, device=device, generator=generator))
-    print(f"training {args.model} on {args.dataset}: {cfg.steps} steps, profile {profile}, device {device}, out {out}")
-    history = training.train(G, D, batches, cfg, device=device, out_dir=out, resume=args.resume,
-                             progress=not args.no_progress, G_ema=G_ema)
-
+    history, G_ema, cfg = run.history, run.G_ema, run.cfg
+    conditional = MODELS[args.model].family == "conditional" and not toy
     history.save_json(out / "history.json")
     fig = viz.plot_history(history, title=f"{args.model} on {args.dataset}")
     fig.savefig(out / "losses.png", dpi=100)
-    samples = training.sample(G_ema, 2000 if toy else 64, generator=torch.Generator().manual_seed(args.seed))
+    n = 2000 if toy else 100 if conditional else 64  # conditional: 10 per class, one class per column
+    samples = training.sample(G_ema, n, generator=torch.Generator().manual_seed(args.seed))
     if toy:
+        mixture = data.TOY_DATASETS[args.dataset]()
         real = mixture.sample(2000, torch.Generator().manual_seed(args.seed))
         coverage = data.count_modes(samples, mixture)
-        fig = viz.plot_2d(samples, real, D=D, title=f"step {cfg.steps}: {coverage}")
+        fig = viz.plot_2d(samples, real, D=run.D, title=f"step {cfg.steps}: {coverage}")
         fig.savefig(out / "samples.png", dpi=100)
         print(f"mode coverage: {coverage}")
     else:
-        viz.save_image_grid(samples, out / "samples.png", nrow=8)
+        viz.save_image_grid(samples, out / "samples.png", nrow=10 if conditional else 8)
     last = {name: round(getattr(history, name)[-1], 4) for name in history.METRICS} if history.step else {}
     print(f"final {last}")
     print(f"wrote {out / 'samples.png'}, {out / 'losses.png'}, {out / 'history.json'}, {out / training.CHECKPOINT_NAME}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,3 +151,15 @@ def test_returned_generator_is_a_cpu_generator_seeded_with_the_seed():
     assert gen.device.type == "cpu"
     assert gen.initial_seed() == 77
     assert torch.equal(torch.randn(4, generator=gen), torch.randn(4, generator=torch.Generator().manual_seed(77)))
+
+
+def test_run_dir_uses_ganlib_runs_else_runs(monkeypatch, tmp_path):
+    from ganlib.config import run_dir
+
+    monkeypatch.delenv("GANLIB_RUNS", raising=False)
+    assert run_dir("05-cgan") == Path("runs") / "05-cgan"
+    monkeypatch.setenv("GANLIB_RUNS", str(tmp_path))
+    assert run_dir("05-cgan") == tmp_path / "05-cgan"
+    for bad in ("", "a/b", "..", "a\\b"):
+        with pytest.raises(ValueError, match="plain folder name"):
+            run_dir(bad)

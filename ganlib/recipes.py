@@ -1,0 +1,198 @@
+"""Named training recipes: the models the course trains, each with its objective and budgets.
+
+A recipe is what ``python -m ganlib train NAME`` runs, and what notebook 07 uses to load (or, when
+no checkpoint exists yet, train) the models of notebooks 02-05 so it can compare them. One
+function, :func:`train_recipe`, builds the models, the batches and the :class:`TrainConfig` from a
+recipe and runs :func:`ganlib.train.train`; with ``resume="auto"`` a finished run in ``out_dir`` is
+loaded instead of retrained, because the loop has nothing left to do.
+
+Example::
+
+    run = train_recipe("dcgan", "mnist-5k", out_dir=config.run_dir("dcgan-mnist-5k-quick"), profile="quick")
+    images = sample(run.G_ema, 64)
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ganlib import config, data
+from ganlib.train import History, TrainConfig, train
+
+__all__ = ["ModelRecipe", "MODELS", "TrainedRun", "build_models", "load_training_data", "train_recipe"]
+
+
+@dataclass(frozen=True)
+class ModelRecipe:
+    """How one model is built and trained by name: architecture, objective and defaults."""
+
+    description: str
+    family: str  # architecture for image datasets: "mlp", "dcgan" or "conditional" (toy 2-D data always uses "mlp")
+    objective: str  # a name of ganlib.losses.OBJECTIVES
+    steps: dict[str, int]  # default generator steps per profile
+    batch_size: int = 64
+    lr: float = 2e-4  # Adam learning rate of G and D
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas
+    k: int = 1  # D (critic) steps per G step: WGAN's n_critic
+    d_overrides: tuple[tuple[str, object], ...] = ()  # changes to the discriminator's config
+
+
+# The models a user can pick by name (CLI, notebook 07).
+MODELS: dict[str, ModelRecipe] = {
+    "vanilla": ModelRecipe(
+        description="MLP generator and discriminator, the original GAN (Goodfellow et al. 2014)",
+        family="mlp", objective="gan", steps={"smoke": 40, "quick": 6000, "full": 30000},
+    ),
+    "dcgan": ModelRecipe(
+        description="convolutional GAN with the DCGAN rules (Radford et al. 2016)",
+        family="dcgan", objective="gan", steps={"smoke": 10, "quick": 1500, "full": 20000},
+    ),
+    "wgan": ModelRecipe(
+        description="Wasserstein GAN, critic weights clipped to 0.01, 5 critic steps (Arjovsky et al. 2017)",
+        family="dcgan", objective="wgan", steps={"smoke": 5, "quick": 600, "full": 20000},
+        lr=5e-5, k=5,
+    ),
+    "wgan-gp": ModelRecipe(
+        description="Wasserstein GAN with gradient penalty (Gulrajani et al. 2017): Adam(1e-4, 0, 0.9), "
+                    "5 critic steps, no batch norm in the critic",
+        family="dcgan", objective="wgan-gp", steps={"smoke": 5, "quick": 600, "full": 20000},
+        lr=1e-4, betas=(0.0, 0.9), k=5, d_overrides=(("d_batchnorm", False),),
+    ),
+    "cgan": ModelRecipe(
+        description="class-conditional DCGAN with a projection discriminator (Mirza and Osindero 2014; "
+                    "Miyato and Koyama 2018); image datasets with labels only",
+        family="conditional", objective="gan", steps={"smoke": 10, "quick": 1500, "full": 20000},
+    ),
+}
+
+
+@dataclass
+class TrainedRun:
+    """What :func:`train_recipe` returns: the models (on the training device) and the history."""
+
+    G: nn.Module
+    D: nn.Module
+    G_ema: nn.Module  # the moving average of G's weights: draw samples from this one
+    history: History
+    cfg: TrainConfig
+    out_dir: Path | None
+    steps_done: int  # the step the run ended at (cfg.steps unless training stopped early)
+
+
+def _recipe(name: str) -> ModelRecipe:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def build_models(name: str, data_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+    """(G, D) of a recipe for samples of shape ``data_shape``: (2,) points, or (C, H, W) images.
+
+    Raises:
+        ValueError: for an unknown name, or a conditional recipe on 2-D points.
+    """
+    from ganlib.models.conditional import build_conditional_gan
+    from ganlib.models.dcgan import DCGAN_PRESETS, build_dcgan
+    from ganlib.models.mlp import build_mlp_gan
+
+    recipe = _recipe(name)
+    overrides = dict(recipe.d_overrides)
+    toy = len(data_shape) == 1
+    if toy and recipe.family == "conditional":
+        raise ValueError(f"model {name!r} needs class labels; the toy 2-D datasets have none: use an image dataset")
+    if toy or recipe.family == "mlp":
+        overrides.pop("d_batchnorm", None)  # the MLP discriminator has no batch norm anyway
+        return build_mlp_gan("toy2d" if toy else "mnist", data_shape=data_shape, **overrides)
+    channels, size = data_shape[0], max(data_shape[1:])
+    shape = dict(channels=channels, image_size=32 if size <= 32 else 64)
+    if recipe.family == "conditional":
+        return build_conditional_gan("mnist32" if channels == 1 else "cifar32", "projection", **shape)
+    preset = "mnist32" if channels == 1 else "cifar32"
+    return build_dcgan(DCGAN_PRESETS[preset], **shape, **overrides)
+
+
+def load_training_data(name: str, dataset: str, root: str | os.PathLike | None = None
+                       ) -> tuple[data.GaussianMixture | None, data.ImageDataset | None]:
+    """The data a recipe trains on: ``(mixture, None)`` for a toy name, ``(None, images)`` for an
+    image name, with MNIST's 28 px padded to 32 px for the convolutional families."""
+    from ganlib.models.dcgan import pad_to
+
+    recipe = _recipe(name)
+    if dataset not in data.dataset_names():
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of: {', '.join(data.dataset_names())}")
+    if dataset in data.TOY_DATASETS:
+        return data.TOY_DATASETS[dataset](), None
+    images = data.load_images(dataset, root)
+    if recipe.family != "mlp" and images.images.shape[-1] == 28:
+        # DCGAN doubles 4 -> 8 -> 16 -> 32: pad MNIST's 28 px with background
+        images = data.ImageDataset(pad_to(images.images, 32), images.labels, images.name, images.classes)
+    return None, images
+
+
+def train_recipe(
+    name: str,
+    dataset: str = "mnist-5k",
+    *,
+    out_dir: str | os.PathLike | None = None,
+    profile: str = "auto",
+    device: str | torch.device = "auto",
+    resume: bool | str = "auto",
+    steps: int | None = None,
+    seed: int = 0,
+    k: int | None = None,
+    g_loss: str = "non-saturating",
+    batch_size: int | None = None,
+    ema_half_life: float = 10_000.0,
+    checkpoint_every: int = 500,
+    progress: bool = True,
+) -> TrainedRun:
+    """Build a recipe's models and data and train them; a finished run in ``out_dir`` is just loaded.
+
+    Args:
+        name: a key of :data:`MODELS`.
+        dataset: a name of :func:`ganlib.data.dataset_names`.
+        out_dir: where the checkpoint lives; None trains in memory only.
+        profile: picks the default number of steps.
+        device: where to train.
+        resume: passed to :func:`ganlib.train.train`; ``"auto"`` continues (or loads) a run in
+            ``out_dir`` when there is one.
+        steps, k, batch_size: override the recipe's defaults.
+        seed: seeds the models' initialisation, the batches and the noise.
+        g_loss: "non-saturating" or "saturating", for the "gan" objective.
+        ema_half_life: half-life in images of ``G_ema``.
+        checkpoint_every: write a checkpoint every N steps (and at the end).
+        progress: show a progress bar.
+
+    Returns:
+        A :class:`TrainedRun`.
+    """
+    recipe = _recipe(name)
+    profile = config.resolve_profile(profile)
+    device = config.get_device(device)
+    mixture, images = load_training_data(name, dataset)
+    batch_size = batch_size or recipe.batch_size
+    cfg = TrainConfig(
+        steps=steps if steps is not None else recipe.steps[profile],
+        batch_size=batch_size, k=k if k is not None else recipe.k, objective=recipe.objective, g_loss=g_loss,
+        lr_g=recipe.lr, lr_d=recipe.lr, betas=recipe.betas, ema_half_life=ema_half_life,
+        checkpoint_every=checkpoint_every, snapshot_every=0, seed=seed,
+    )
+    generator = config.seed_everything(seed)
+    G, D = build_models(name, (mixture.dim,) if mixture is not None else tuple(images.images.shape[1:]))
+    G_ema = copy.deepcopy(G).eval()  # the samples come from the moving average of G's weights
+    if mixture is not None:
+        batches = data.ToyBatches(mixture, batch_size, device=device, generator=generator)
+    else:
+        labels = images.labels if recipe.family == "conditional" else None
+        batches = data.InMemoryBatches(images.images, batch_size, targets=labels, device=device, generator=generator)
+    history = train(G, D, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
+                    G_ema=G_ema)
+    return TrainedRun(G=G, D=D, G_ema=G_ema, history=history, cfg=cfg,
+                      out_dir=Path(out_dir) if out_dir is not None else None,
+                      steps_done=history.step[-1] if history.step else 0)
