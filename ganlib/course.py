@@ -12,6 +12,11 @@ version in ``notebooks/``:
 The output is a pure function of the solution file, so ``build --check`` can fail CI whenever the
 committed student notebooks drift from the solutions.
 
+Where ``pyproject.toml`` has a ``[tool.ganlib.colab]`` table (the repository's URL and the ref that
+Colab installs), ``build`` also writes, from that one place, the Colab setup cell (cell 1) and an
+"Open in Colab" badge under the title of every solution notebook, and the badges of the README's
+course map; ``build --check`` fails when any of them drift.
+
 Nothing else in ganlib imports this module; only the CLI and the tests do.
 """
 
@@ -27,7 +32,8 @@ import nbformat
 
 __all__ = [
     "BEGIN_SOLUTION", "END_SOLUTION", "Exercise", "student_notebook", "build", "main_build",
-    "exercise_cells", "load_exercises",
+    "exercise_cells", "load_exercises", "ColabSettings", "colab_settings", "setup_cell_source",
+    "with_colab", "sync_course_map",
 ]
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -134,12 +140,170 @@ def student_notebook(solution: nbformat.NotebookNode, name: str = "notebook") ->
     return student, exercises
 
 
+# ---------------------------------------------------------------------------------------------
+# Colab: the setup cell and the "Open in Colab" badges, from [tool.ganlib.colab] in pyproject.toml
+# ---------------------------------------------------------------------------------------------
+
+PLACEHOLDER_OWNER = "REPLACE-WITH-OWNER"  # in the shipped pyproject.toml until maintainers set the real URL
+BADGE_SVG = "https://colab.research.google.com/assets/colab-badge.svg"
+MAP_START, MAP_END = "<!-- course-map:start -->", "<!-- course-map:end -->"
+_GITHUB = re.compile(r"^https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
+
+# Cell 1 of every notebook. It must stay plain Python (no %pip), so a test can execute it outside
+# Colab and see that it installs nothing.
+SETUP_TEMPLATE = """\
+# Setup. In Google Colab this installs the course package, ganlib, at the course's pinned release and keeps
+# training checkpoints in your Google Drive, so a disconnect loses nothing (set USE_DRIVE = False to skip Drive).
+# Elsewhere it does nothing: install the course as the README's quickstart says.
+import os
+import subprocess
+import sys
+
+IN_COLAB = "google.colab" in sys.modules
+USE_DRIVE = True
+if IN_COLAB:
+    GANLIB = "{requirement}"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", GANLIB], check=True)
+    if USE_DRIVE:
+        from google.colab import drive
+
+        drive.mount("/content/drive")
+        os.environ["GANLIB_RUNS"] = "{drive_runs}"  # config.run_dir's folder"""
+
+
+@dataclass(frozen=True)
+class ColabSettings:
+    """Where Colab installs the course from: ``[tool.ganlib.colab]`` in pyproject.toml."""
+
+    repository: str  # https://github.com/OWNER/REPO
+    ref: str  # the tag or commit that Colab installs and the badges open
+    drive_runs: str = "/content/drive/MyDrive/gan-course/runs"  # GANLIB_RUNS in Colab
+
+    @property
+    def slug(self) -> str:
+        """``OWNER/REPO``."""
+        owner, repo = _GITHUB.match(self.repository).groups()
+        return f"{owner}/{repo}"
+
+    @property
+    def requirement(self) -> str:
+        """The pip requirement that installs ganlib at the pinned ref."""
+        return f"ganlib @ git+https://github.com/{self.slug}@{self.ref}"
+
+    def notebook_url(self, filename: str) -> str:
+        """Colab's URL of the student notebook ``notebooks/filename`` at the pinned ref."""
+        return f"https://colab.research.google.com/github/{self.slug}/blob/{self.ref}/notebooks/{filename}"
+
+    def badge(self, filename: str) -> str:
+        """The markdown "Open in Colab" badge of ``notebooks/filename``."""
+        return f"[![Open in Colab]({BADGE_SVG})]({self.notebook_url(filename)})"
+
+
+def colab_settings(root: str | Path = ".") -> ColabSettings | None:
+    """Read ``[tool.ganlib.colab]`` from ``root/pyproject.toml``; None when there is no such table.
+
+    Raises:
+        ValueError: ``repository`` is not a ``https://github.com/OWNER/REPO`` URL, or ``ref`` is
+            missing or not a plain git ref.
+    """
+    path = Path(root) / "pyproject.toml"
+    if not path.is_file():
+        return None
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    table = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("ganlib", {}).get("colab")
+    if table is None:
+        return None
+    repository, ref = str(table.get("repository", "")), str(table.get("ref", ""))
+    if not _GITHUB.match(repository):
+        raise ValueError(f"{path}: [tool.ganlib.colab] repository must look like https://github.com/OWNER/REPO, "
+                         f"got {repository!r}")
+    if not re.fullmatch(r"[\w./-]+", ref) or ".." in ref:
+        raise ValueError(f"{path}: [tool.ganlib.colab] ref must be a tag, branch or commit, got {ref!r}")
+    drive_runs = str(table.get("drive_runs", ColabSettings.drive_runs))
+    return ColabSettings(repository, ref, drive_runs)
+
+
+def setup_cell_source(colab: ColabSettings) -> str:
+    """The source of cell 1, the same in every notebook."""
+    return SETUP_TEMPLATE.format(requirement=colab.requirement, drive_runs=colab.drive_runs)
+
+
+def _with_badge(markdown: str, badge: str) -> str:
+    """The title line, the badge, then the rest; an older badge anywhere in the cell is dropped."""
+    lines = [line for line in markdown.splitlines() if BADGE_SVG not in line]
+    rest = lines[1:]
+    while rest and not rest[0].strip():
+        rest.pop(0)
+    return "\n".join([lines[0], "", badge] + (["", *rest] if rest else []))
+
+
+def with_colab(solution: nbformat.NotebookNode, filename: str, colab: ColabSettings) -> nbformat.NotebookNode:
+    """A copy of ``solution`` whose cell 1 is the setup cell and whose title cell carries the badge.
+
+    Args:
+        solution: a solution notebook (not modified): cell 0 a markdown title ``# NN · Title``,
+            cell 1 a code cell defining ``IN_COLAB``.
+        filename: the notebook's file name (``NN_name.ipynb``), which the badge opens.
+        colab: where Colab installs from.
+
+    Raises:
+        ValueError: cell 0 or cell 1 is not what the course's notebook conventions say.
+    """
+    nb = nbformat.from_dict(solution)
+    if len(nb.cells) < 2 or nb.cells[0].cell_type != "markdown" or not nb.cells[0].source.startswith("# "):
+        raise ValueError(f"{filename}: cell 0 must be the markdown title cell, starting with '# '")
+    if nb.cells[1].cell_type != "code" or "IN_COLAB" not in nb.cells[1].source:
+        raise ValueError(f"{filename}: cell 1 must be the setup cell (a code cell that defines IN_COLAB)")
+    nb.cells[0].source = _with_badge(nb.cells[0].source, colab.badge(filename))
+    nb.cells[1].source = setup_cell_source(colab)
+    return nb
+
+
+def _split_row(line: str) -> list[str]:
+    return re.split(r"(?<!\\)\|", line)  # a table row's cells; an escaped \| stays inside its cell
+
+
+def sync_course_map(readme: str, filenames: list[str], colab: ColabSettings) -> tuple[str, list[str]]:
+    """Put a link and a Colab badge in the notebook column of the README's course map.
+
+    Only the table between ``<!-- course-map:start -->`` and ``<!-- course-map:end -->`` is read,
+    and in it only the second cell of each row whose first cell is the number of a notebook in
+    ``filenames``; rows of planned notebooks (no file yet) and every other cell stay as they are.
+
+    Returns:
+        The new README text and a list of problems (missing markers, a notebook without a row).
+    """
+    if MAP_START not in readme or MAP_END not in readme:
+        return readme, [f"README.md has no course map between {MAP_START} and {MAP_END}"]
+    head, rest = readme.split(MAP_START, 1)
+    table, tail = rest.split(MAP_END, 1)
+    by_number = {re.match(r"\d+", name).group(): name for name in filenames if re.match(r"\d+", name)}
+    lines, seen = table.split("\n"), set()
+    for i, line in enumerate(lines):
+        cells = _split_row(line)
+        number = cells[1].strip() if len(cells) > 3 else None
+        if number in by_number:
+            name = by_number[number]
+            cells[2] = f" [`{Path(name).stem}`](notebooks/{name}) {colab.badge(name)} "
+            lines[i] = "|".join(cells)
+            seen.add(number)
+    problems = [f"README.md course map has no row for {by_number[n]}" for n in sorted(set(by_number) - seen)]
+    return head + MAP_START + "\n".join(lines) + MAP_END + tail, problems
+
+
 def _render(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb, version=4) + "\n"
 
 
 def build(root: str | Path = ".", check: bool = False) -> list[str]:
-    """Build ``notebooks/`` from ``solutions/`` under ``root``.
+    """Build ``notebooks/`` from ``solutions/`` under ``root``, and the Colab cells and badges.
+
+    With a ``[tool.ganlib.colab]`` table in ``root/pyproject.toml``, each solution notebook first
+    gets the setup cell and the title badge (:func:`with_colab`; the file is rewritten only when
+    they change) and the README's course map its badges (:func:`sync_course_map`).
 
     Args:
         root: the course repository.
@@ -147,16 +311,26 @@ def build(root: str | Path = ".", check: bool = False) -> list[str]:
 
     Returns:
         With ``check``, a list of problems (empty when everything matches); otherwise the list of
-        notebooks written.
+        files written.
     """
     root = Path(root)
     src, dst = root / "solutions", root / "notebooks"
     solutions = sorted(src.glob("*.ipynb"))
     if not solutions:
         raise ValueError(f"no solution notebooks found in {src}; run from the course repository root or pass --root")
+    colab = colab_settings(root)
     problems, written = [], []
     for path in solutions:
         nb = nbformat.read(path, as_version=4)
+        if colab is not None:
+            fixed = with_colab(nb, path.name, colab)
+            if [c.source for c in fixed.cells[:2]] != [c.source for c in nb.cells[:2]]:
+                if check:
+                    problems.append(f"{path}: the Colab setup cell or badge differs from [tool.ganlib.colab]")
+                else:
+                    nbformat.write(fixed, path)
+                    written.append(str(path))
+            nb = fixed
         student, _ = student_notebook(nb, path.stem)
         text = _render(student)
         target = dst / path.name
@@ -171,6 +345,23 @@ def build(root: str | Path = ".", check: bool = False) -> list[str]:
             written.append(str(target))
     extra = {p.name for p in dst.glob("*.ipynb")} - {p.name for p in solutions}
     problems += [f"{dst / name} has no solution in {src}" for name in sorted(extra)]
+    readme = root / "README.md"
+    if colab is not None and readme.is_file():
+        before = readme.read_text(encoding="utf-8")
+        after, map_problems = sync_course_map(before, [p.name for p in solutions], colab)
+        problems += map_problems
+        if after != before:
+            if check:
+                problems.append(f"{readme}: the course map's Colab badges differ from [tool.ganlib.colab]")
+            else:
+                readme.write_text(after, encoding="utf-8")
+                written.append(str(readme))
+    if not check:
+        for problem in problems:
+            print(f"warning: {problem}", file=sys.stderr)
+        if colab is not None and PLACEHOLDER_OWNER in colab.repository:
+            print(f"note: [tool.ganlib.colab] repository is still the placeholder {colab.repository}; "
+                  "set the public URL in pyproject.toml and rerun the build", file=sys.stderr)
     return problems if check else written
 
 
@@ -179,8 +370,8 @@ def main_build(root: Path, check: bool = False) -> int:
     result = build(root, check=check)
     if check:
         if result:
-            print("student notebooks are out of date:", *result, sep="\n  ", file=sys.stderr)
-            print("run `python -m ganlib course build` and commit notebooks/", file=sys.stderr)
+            print("the course is out of date:", *result, sep="\n  ", file=sys.stderr)
+            print("run `python -m ganlib course build` and commit solutions/, notebooks/ and README.md", file=sys.stderr)
             return 1
         print("notebooks/ matches solutions/")
         return 0
