@@ -9,6 +9,7 @@ Examples::
     python -m ganlib train wgan-gp --dataset cifar10 --device cuda --profile full
     python -m ganlib train cgan --dataset mnist-5k --out runs/cgan
     python -m ganlib course build [--check]
+    python -m ganlib course run 01 02 --profile smoke --out out/smoke
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ def _parser() -> argparse.ArgumentParser:
     b = csub.add_parser("build", help="write notebooks/ (student versions) from solutions/")
     b.add_argument("--check", action="store_true", help="fail if the committed student notebooks differ from a fresh build")
     b.add_argument("--root", default=".", help="course repository root (default: current folder)")
+    r = csub.add_parser("run", help="execute notebooks with papermill into a folder, injecting the profile; "
+                        "a failure names the notebook and cell, the others still run")
+    r.add_argument("notebooks", nargs="*", help="notebook numbers (02) or paths (default: every solutions/*.ipynb)")
+    r.add_argument("--profile", default="auto", help="smoke, quick, full or auto (default auto), injected as PROFILE")
+    r.add_argument("--out", default=None, help="folder for the executed notebooks (default out/PROFILE)")
+    r.add_argument("--device", default=None, help="injected as DEVICE (default: the notebook's own)")
+    r.add_argument("--seed", type=int, default=None, help="injected as SEED (default: the notebook's own)")
+    r.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="inject another parameter, e.g. -p DATASET=mnist (repeatable)")
+    r.add_argument("--cell-timeout", type=float, default=None, help="seconds one cell may run (default: no limit)")
+    r.add_argument("--root", default=".", help="course repository root (default: current folder)")
     return p
 
 
@@ -107,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             return _train(args)
         if args.command == "course":
+            if args.course_command == "run":
+                from ganlib import runner  # like course, reached from the CLI only
+
+                return runner.main_run(args.notebooks, args.profile, args.out, device=args.device, seed=args.seed,
+                                       params=args.param, cell_timeout=args.cell_timeout, root=args.root)
             from ganlib import course  # the CLI is the one place that reaches the course tooling
 
             return course.main_build(Path(args.root), check=args.check)

@@ -1,0 +1,201 @@
+"""Execute course notebooks with papermill: ``python -m ganlib course run``.
+
+Each notebook runs top to bottom in a fresh kernel, with ``PROFILE`` (and optionally ``DEVICE``,
+``SEED`` or any other name) injected through its cell tagged ``parameters``, and is written with
+its outputs to an output folder. A failing notebook does not stop the others: its error names
+the notebook and the cell, and the command exits non-zero after a summary table.
+
+The kernel runs in the notebook's own folder, as in Jupyter, with ``GANLIB_RUNS`` pointed at
+``OUT/runs`` (unless already set), so training checkpoints stay with the executed notebooks and
+running again into the same folder resumes them.
+
+Nothing else in ganlib imports this module; only the CLI does.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from ganlib.config import RUNS_ENV
+
+__all__ = ["NotebookResult", "find_notebooks", "parse_parameter", "run_notebook", "run_notebooks", "summary_table",
+           "main_run"]
+
+PARAMETERS_TAG = "parameters"
+
+
+@dataclass(frozen=True)
+class NotebookResult:
+    """How one notebook's run went."""
+
+    notebook: Path  # the notebook that was run
+    output: Path  # the executed copy, with its outputs (also written when it failed)
+    ok: bool
+    seconds: float
+    error: str = ""  # one line naming the notebook, the cell and the exception; empty when ok
+
+
+def find_notebooks(selection: Sequence[str], root: str | Path = ".") -> list[Path]:
+    """The notebooks to run: every ``solutions/*.ipynb`` when ``selection`` is empty.
+
+    Args:
+        selection: notebook numbers (``"02"`` or ``"2"``: ``solutions/02_*.ipynb``) or paths.
+        root: the course repository, where numbers are looked up.
+
+    Raises:
+        ValueError: a number that matches no solution notebook, or a path that does not exist.
+    """
+    solutions = Path(root) / "solutions"
+    if not selection:
+        found = sorted(solutions.glob("*.ipynb"))
+        if not found:
+            raise ValueError(f"no notebooks in {solutions}; run from the course repository root or name notebooks")
+        return found
+    paths = []
+    for item in selection:
+        if re.fullmatch(r"\d{1,2}", item):
+            matches = sorted(solutions.glob(f"{int(item):02d}_*.ipynb"))
+            if not matches:
+                raise ValueError(f"no notebook numbered {int(item):02d} in {solutions}")
+            paths += matches
+        elif Path(item).is_file():
+            paths.append(Path(item))
+        else:
+            raise ValueError(f"{item} is neither a notebook number (such as 02) nor an existing .ipynb file")
+    return paths
+
+
+def parse_parameter(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` from the command line; VALUE is a Python literal (``3``, ``0.5``, ``True``) or a string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise ValueError(f"a parameter must look like NAME=VALUE, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
+def _parameters_cell(nb: nbformat.NotebookNode) -> int | None:
+    return next((i for i, cell in enumerate(nb.cells) if PARAMETERS_TAG in cell.get("metadata", {}).get("tags", [])),
+                None)
+
+
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the kernels started inside the block (they inherit them)."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_notebook(path: str | Path, out_dir: str | Path, parameters: dict[str, object],
+                 cell_timeout: float | None = None) -> NotebookResult:
+    """Execute one notebook with papermill into ``out_dir/<name>.ipynb``.
+
+    Args:
+        path: the notebook; it must have a cell tagged ``parameters``.
+        out_dir: where the executed copy goes.
+        parameters: values injected after the parameters cell, e.g. ``{"PROFILE": "smoke"}``.
+        cell_timeout: seconds a single cell may run (None: no limit).
+
+    Returns:
+        The result; errors in the notebook are caught and described, never raised.
+    """
+    path, out_dir = Path(path), Path(out_dir)
+    output = out_dir / path.name
+    start = time.perf_counter()
+
+    def failed(message: str) -> NotebookResult:
+        return NotebookResult(path, output, False, time.perf_counter() - start, f"{path.name}: {message}")
+
+    try:
+        import papermill
+        from papermill.exceptions import PapermillExecutionError
+    except ImportError:
+        raise ValueError("course run needs papermill: pip install -e \".[dev]\"") from None
+    nb = nbformat.read(path, as_version=4)
+    params_at = _parameters_cell(nb)
+    if params_at is None:
+        # papermill would only warn and inject at the top, where the notebook's own values win
+        return failed("no cell is tagged 'parameters', so PROFILE could not be set; tag the cell that defines it")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(str(path), str(output), parameters=parameters, cwd=str(path.parent.resolve()),
+                                   progress_bar=False, execution_timeout=cell_timeout)
+    except PapermillExecutionError as e:
+        # papermill counts the cell it injected right after the parameters cell: give the source's index
+        index = e.cell_index - 1 if e.cell_index > params_at else e.cell_index
+        first_line = next((line for line in nb.cells[index].source.splitlines() if line.strip()), "")
+        count = f" (In [{e.exec_count}] in the output)" if e.exec_count else ""
+        evalue = (str(e.evalue).strip().splitlines() or [""])[0]
+        return failed(f"cell {index}{count} raised {e.ename}: {evalue} (the cell starts: {first_line.strip()[:80]})")
+    except Exception as e:  # the kernel died, a cell timed out, the notebook could not be read, ...
+        return failed(f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}")
+    return NotebookResult(path, output, True, time.perf_counter() - start)
+
+
+def run_notebooks(paths: Sequence[Path], out_dir: str | Path, parameters: dict[str, object],
+                  cell_timeout: float | None = None, echo=print) -> list[NotebookResult]:
+    """Run every notebook in turn, whatever happens to the others; ``echo`` reports each as it ends."""
+    out_dir = Path(out_dir)
+    runs = os.environ.get(RUNS_ENV) or str((out_dir / "runs").resolve())
+    results = []
+    with _environment(**{RUNS_ENV: runs}):
+        for path in paths:
+            echo(f"running {path} ...")
+            result = run_notebook(path, out_dir, parameters, cell_timeout)
+            echo(f"  ok in {result.seconds:.1f} s: {result.output}" if result.ok else f"  FAILED: {result.error}")
+            results.append(result)
+    return results
+
+
+def summary_table(results: Sequence[NotebookResult]) -> str:
+    """A plain-text table: notebook, status, seconds."""
+    width = max([len("notebook")] + [len(r.notebook.stem) for r in results])
+    lines = [f"{'notebook':{width}s}  status  seconds", f"{'-' * width}  ------  -------"]
+    lines += [f"{r.notebook.stem:{width}s}  {'ok' if r.ok else 'FAILED':6s}  {r.seconds:7.1f}" for r in results]
+    failed = sum(not r.ok for r in results)
+    lines.append(f"{failed} of {len(results)} notebook(s) failed" if failed else f"all {len(results)} notebook(s) ran")
+    return "\n".join(lines)
+
+
+def main_run(notebooks: Sequence[str], profile: str, out: str | None, device: str | None = None,
+             seed: int | None = None, params: Sequence[str] = (), cell_timeout: float | None = None,
+             root: str | Path = ".") -> int:
+    """The ``python -m ganlib course run`` command: 0 when every notebook ran, 1 otherwise."""
+    from ganlib.config import resolve_profile
+
+    profile = resolve_profile(profile)  # inject the name itself, so the output says which profile ran
+    paths = find_notebooks(notebooks, root)
+    parameters: dict[str, object] = {"PROFILE": profile}
+    if device is not None:
+        parameters["DEVICE"] = device
+    if seed is not None:
+        parameters["SEED"] = seed
+    parameters.update(parse_parameter(p) for p in params)
+    out_dir = Path(out or Path(root) / "out" / profile)
+    print(f"{len(paths)} notebook(s) into {out_dir}, parameters {parameters}")
+    results = run_notebooks(paths, out_dir, parameters, cell_timeout)
+    print()
+    print(summary_table(results))
+    for r in results:
+        if not r.ok:
+            print(f"error: {r.error}")
+    return 0 if all(r.ok for r in results) else 1
