@@ -10,6 +10,7 @@ Examples::
     python -m ganlib train cgan --dataset mnist-5k --out runs/cgan
     python -m ganlib course build [--check]
     python -m ganlib course run 01 02 --profile smoke --out out/smoke
+    python -m ganlib course grade submissions/ --out grades.csv
 """
 
 from __future__ import annotations
@@ -61,6 +62,23 @@ def _parser() -> argparse.ArgumentParser:
                    help="inject another parameter, e.g. -p DATASET=mnist (repeatable)")
     r.add_argument("--cell-timeout", type=float, default=None, help="seconds one cell may run (default: no limit)")
     r.add_argument("--root", default=".", help="course repository root (default: current folder)")
+    g = csub.add_parser("grade", help="grade student notebooks with the hidden tests, each in a sandbox; "
+                        "write a CSV and a JSON report")
+    g.add_argument("submissions", nargs="+", help="student notebooks (.ipynb) and folders of them; a notebook is "
+                   "recognised by its number NN first or after a separator (02_vanilla_gan.ipynb, bob_02.ipynb); "
+                   "the student is the subfolder's name, else the rest of the file name, else the folder's name")
+    g.add_argument("--out", default="grades.csv", help="the CSV to write (default grades.csv); the JSON goes next to it")
+    g.add_argument("--json", default=None, help="the JSON report to write (default: --out with .json)")
+    g.add_argument("--notebook", default=None, help="grade every given file as notebook NN (default: from the file names)")
+    g.add_argument("--timeout", type=float, default=120.0, help="wall-clock seconds per submission (default 120)")
+    g.add_argument("--test-timeout", type=float, default=30.0, help="seconds per hidden test (default 30)")
+    g.add_argument("--memory-mb", type=int, default=4096, help="heap limit per submission, RLIMIT_DATA (default 4096)")
+    g.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
+    g.add_argument("--sandbox", default="auto", choices=["auto", "bubblewrap", "user"],
+                   help="auto (default): bubblewrap, else an unprivileged user (root only)")
+    g.add_argument("--unsafe-no-sandbox", action="store_true", help="as root, grade even when no sandbox works")
+    g.add_argument("--root", default=".", help="course repository root (default: current folder)")
+    g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
 
@@ -124,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
 
                 return runner.main_run(args.notebooks, args.profile, args.out, device=args.device, seed=args.seed,
                                        params=args.param, cell_timeout=args.cell_timeout, root=args.root)
+            if args.course_command == "grade":
+                from ganlib import grading  # like course, reached from the CLI only
+
+                return grading.main_grade(args)
             from ganlib import course  # the CLI is the one place that reaches the course tooling
 
             return course.main_build(Path(args.root), check=args.check)
