@@ -774,14 +774,16 @@ def write_json(results: list[SubmissionResult], notebooks: dict[str, CourseNoteb
     path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
 
 
-def summary(results: list[SubmissionResult], skipped: list[Skipped], seconds: float) -> str:
-    """Students graded, mean total, failures by kind, submission errors and skipped inputs."""
+def summary(results: list[SubmissionResult], notebooks: dict[str, CourseNotebook], skipped: list[Skipped],
+            seconds: float) -> str:
+    """Students graded, mean total (of the same maximum as the CSV's), failures by kind, submission
+    errors and skipped inputs."""
     students = _by_student(results)
     lines = [f"graded {len(results)} notebook(s) of {len(students)} student(s) in {seconds:.0f} s"]
     if students:
         totals = [sum(r.score for r in g.values()) for g in students.values()]
-        maxima = [sum(r.max_points for r in g.values()) for g in students.values()]
-        lines.append(f"mean total {sum(totals) / len(totals):.2f} of {sum(maxima) / len(maxima):.4g} points")
+        max_total = sum(nb.max_points for nb in notebooks.values())
+        lines.append(f"mean total {sum(totals) / len(totals):.2f} of {max_total:.4g} points")
     kinds = Counter(t.outcome for r in results for t in r.tests.values() if t.outcome != "passed")
     if kinds:
         lines.append("tests not passed, by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
@@ -853,6 +855,6 @@ def main_grade(args) -> int:
     results = grade_batch(submissions, notebooks, sandbox, limits, root, jobs=args.jobs, progress=not args.no_progress)
     write_csv(results, notebooks, csv_path)
     write_json(results, notebooks, skipped, sandbox, limits, json_path)
-    print(summary(results, skipped, time.monotonic() - start))
+    print(summary(results, notebooks, skipped, time.monotonic() - start))
     print(f"wrote {csv_path} and {json_path}")
     return 1 if skipped else 0
