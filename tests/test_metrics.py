@@ -244,3 +244,20 @@ def test_precision_recall_batching_does_not_change_the_answer():
 def test_precision_recall_validates_k(k):
     with pytest.raises(ValueError, match="k"):
         metrics.precision_recall(np.zeros((10, 2)), np.ones((10, 2)), k=k)
+
+
+def test_frechet_distance_with_dead_features_matches_the_live_subspace():
+    """Features that never fire (a ReLU unit that is always 0), seen through a rotation, make both
+    covariances singular.
+    The distance must equal the one computed on the live features alone, to round-off: the
+    zero eigenvalues must not come back as sqrt(1e-17) = 3e-9 each."""
+    g = torch.Generator().manual_seed(0)
+    live1 = torch.randn(3000, 30, generator=g, dtype=torch.float64) @ torch.randn(30, 30, generator=g, dtype=torch.float64)
+    live2 = 0.7 * live1[:, torch.randperm(30, generator=g)] + torch.randn(3000, 30, generator=g, dtype=torch.float64)
+    dead = torch.zeros(3000, 34, dtype=torch.float64)
+    rotation, _ = torch.linalg.qr(torch.randn(64, 64, generator=g, dtype=torch.float64))  # FID is rotation invariant
+    full1 = torch.cat([live1, dead], 1) @ rotation  # (3000, 64): rank 30, the null space not along the axes
+    full2 = torch.cat([live2, dead], 1) @ rotation
+    expected = metrics.frechet_distance(*metrics.gaussian_stats(live1), *metrics.gaussian_stats(live2))
+    got = metrics.frechet_distance(*metrics.gaussian_stats(full1), *metrics.gaussian_stats(full2))
+    assert abs(got - expected) <= 1e-10 * abs(expected)
