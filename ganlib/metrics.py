@@ -554,7 +554,10 @@ def digit_scores(images: torch.Tensor, labels: torch.Tensor | None = None, *, re
     real_feats = extract_features(model.features, real, batch_size, device="cpu")  # (M, 64)
     probs = torch.softmax(model.head(fake_feats.float()), dim=1).double()  # (N, 10) p(y | x)
     fid = frechet_distance(*gaussian_stats(real_feats), *gaussian_stats(fake_feats))
-    is_mean, is_std = inception_score(probs, splits=min(10, len(fake)))
+    # IS averages over splits, which assumes the samples come in random order: shuffle them, or a
+    # class-sorted batch (a conditional G asked for 0, 0, ..., 9, 9) would put one class in each split.
+    order = torch.randperm(len(fake), generator=torch.Generator().manual_seed(0))
+    is_mean, is_std = inception_score(probs[order], splits=min(10, len(fake)))
     accuracy = float((probs.argmax(1) == labels.cpu()).double().mean()) if labels is not None else math.nan
     precision, recall = precision_recall(real_feats, fake_feats, k=k)
     return DigitScores(fid=fid, inception_score=is_mean, inception_score_std=is_std, accuracy=accuracy,
