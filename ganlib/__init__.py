@@ -5,23 +5,26 @@ Modules, each importable on its own:
 - :mod:`ganlib.config`  run profiles (smoke / quick / full), device choice, seeding
 - :mod:`ganlib.data`    toy 2-D mixtures, the bundled MNIST subset, torchvision datasets, batches
 - :mod:`ganlib.losses`  GAN losses as pure functions of logits
-- :mod:`ganlib.models`  one file per GAN family (``models.mlp``)
+- :mod:`ganlib.models`  one file per GAN family (``models.mlp``, ``models.dcgan``, ``models.conditional``)
 - :mod:`ganlib.theory`  the optimal discriminator and the divergences, numerically in 1-D
-- :mod:`ganlib.train`   the alternating training loop, checkpoints, history
+- :mod:`ganlib.train`   the alternating training loop (unconditional, class-conditional, pix2pix), checkpoints, history
+- :mod:`ganlib.recipes` the named models of the CLI and notebook 07: build, train, or load a finished run
 - :mod:`ganlib.viz`     grids, curves, 2-D plots, animations, widgets
 - :mod:`ganlib.metrics` Fréchet distance, IS, KID, precision/recall, Inception-v3 features
 - :mod:`ganlib.classifier` the shipped MNIST classifier, an offline feature extractor for metrics
 - :mod:`ganlib.checks`  one-line checks students run after an exercise
-- :mod:`ganlib.course`  building student notebooks from solutions, grading (not imported here)
+- :mod:`ganlib.course`  building student notebooks from solutions, the Colab cell and badges (not imported here)
+- :mod:`ganlib.grading` ``course grade``: sandboxed grading of student submissions (CLI only)
+- :mod:`ganlib.runner`  ``course run``: executing notebooks with papermill (CLI only)
 """
 
-from ganlib import checks, classifier, config, data, losses, metrics, models, theory, train, viz
+from ganlib import checks, classifier, config, data, losses, metrics, models, recipes, theory, train, viz
 from ganlib.config import get_device, pick, resolve_profile, seed_everything
 from ganlib.train import History, TrainConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "checks", "classifier", "config", "data", "losses", "metrics", "models", "theory", "train", "viz",
+    "checks", "classifier", "config", "data", "losses", "metrics", "models", "recipes", "theory", "train", "viz",
     "get_device", "pick", "resolve_profile", "seed_everything", "History", "TrainConfig",
 ]
