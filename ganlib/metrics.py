@@ -525,7 +525,7 @@ def _crop_to_28(images: torch.Tensor) -> torch.Tensor:
 
 
 def digit_scores(images: torch.Tensor, labels: torch.Tensor | None = None, *, real: torch.Tensor | None = None,
-                 k: int = 3, batch_size: int = 500) -> DigitScores:
+                 k: int = 3, batch_size: int = 500, device: str | torch.device = "auto") -> DigitScores:
     """FID, Inception Score, class accuracy and precision/recall of generated digits, offline.
 
     The shipped classifier (:mod:`ganlib.classifier`, trained on mnist-5k by
@@ -538,21 +538,25 @@ def digit_scores(images: torch.Tensor, labels: torch.Tensor | None = None, *, re
         real: the real digits to compare with; default the bundled mnist-5k (5,000 digits).
         k: neighbourhood size of precision and recall.
         batch_size: images per forward pass.
+        device: where the classifier runs; "auto" picks the GPU when there is one.
 
     Returns:
         A :class:`DigitScores`.
     """
     from ganlib.classifier import load_mnist_classifier
+    from ganlib.config import get_device
     from ganlib.data import load_mnist_5k
 
     fake = _crop_to_28(images.detach().float().cpu())
     real = _crop_to_28(load_mnist_5k().images if real is None else real.detach().float().cpu())
     if labels is not None and labels.shape != (len(fake),):
         raise ValueError(f"labels must have shape ({len(fake)},), got {tuple(labels.shape)}")
-    model, _ = load_mnist_classifier()
-    fake_feats = extract_features(model.features, fake, batch_size, device="cpu")  # (N, 64) float64
-    real_feats = extract_features(model.features, real, batch_size, device="cpu")  # (M, 64)
-    probs = torch.softmax(model.head(fake_feats.float()), dim=1).double()  # (N, 10) p(y | x)
+    device = get_device(device)
+    model, _ = load_mnist_classifier(device)
+    fake_feats = extract_features(model.features, fake, batch_size, device=device)  # (N, 64) float64, CPU
+    real_feats = extract_features(model.features, real, batch_size, device=device)  # (M, 64)
+    with torch.no_grad():
+        probs = torch.softmax(model.head(fake_feats.float().to(device)), dim=1).double().cpu()  # (N, 10) p(y | x)
     fid = frechet_distance(*gaussian_stats(real_feats), *gaussian_stats(fake_feats))
     # IS averages over splits, which assumes the samples come in random order: shuffle them, or a
     # class-sorted batch (a conditional G asked for 0, 0, ..., 9, 9) would put one class in each split.
