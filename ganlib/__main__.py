@@ -87,13 +87,8 @@ def _train(args: argparse.Namespace) -> int:
 
     from ganlib import recipes, viz
     from ganlib import train as training
-    if args.model not in MODELS:
-        raise ValueError(f"unknown model {args.model!r}; choose one of: {', '.join(MODELS)}")
-    if args.dataset not in data.dataset_names():
-        raise ValueError(f"unknown dataset {args.dataset!r}; choose one of: {', '.join(data.dataset_names())}")
+    recipes.check_choice(args.model, args.dataset)  # before anything is written
     toy = args.dataset in data.TOY_DATASETS
-    if toy and MODELS[args.model].family == "conditional":
-        raise ValueError(f"model {args.model!r} needs class labels; choose an image dataset, not {args.dataset!r}")
     profile = config.resolve_profile(args.profile)
     device = config.get_device(args.device)
     out = Path(args.out or f"runs/{args.model}-{args.dataset}")

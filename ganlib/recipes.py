@@ -25,7 +25,7 @@ from torch import nn
 from ganlib import config, data
 from ganlib.train import History, TrainConfig, train
 
-__all__ = ["ModelRecipe", "MODELS", "TrainedRun", "build_models", "load_training_data", "train_recipe"]
+__all__ = ["ModelRecipe", "MODELS", "TrainedRun", "check_choice", "build_models", "load_training_data", "train_recipe"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,21 @@ def _recipe(name: str) -> ModelRecipe:
     return MODELS[name]
 
 
+def check_choice(name: str, dataset: str) -> ModelRecipe:
+    """The recipe called ``name``, after checking that it can train on ``dataset``.
+
+    Raises:
+        ValueError: an unknown model or dataset (the message lists the valid ones), or a
+            conditional model on a toy dataset, which has no labels.
+    """
+    recipe = _recipe(name)
+    if dataset not in data.dataset_names():
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of: {', '.join(data.dataset_names())}")
+    if recipe.family == "conditional" and dataset in data.TOY_DATASETS:
+        raise ValueError(f"model {name!r} needs class labels; choose an image dataset, not {dataset!r}")
+    return recipe
+
+
 def build_models(name: str, data_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
     """(G, D) of a recipe for samples of shape ``data_shape``: (2,) points, or (C, H, W) images.
 
@@ -123,9 +138,7 @@ def load_training_data(name: str, dataset: str, root: str | os.PathLike | None =
     image name, with MNIST's 28 px padded to 32 px for the convolutional families."""
     from ganlib.models.dcgan import pad_to
 
-    recipe = _recipe(name)
-    if dataset not in data.dataset_names():
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of: {', '.join(data.dataset_names())}")
+    recipe = check_choice(name, dataset)
     if dataset in data.TOY_DATASETS:
         return data.TOY_DATASETS[dataset](), None
     images = data.load_images(dataset, root)
