@@ -7,7 +7,8 @@ Modules, each importable on its own:
 - :mod:`ganlib.losses`  GAN losses as pure functions of logits
 - :mod:`ganlib.models`  one file per GAN family (``models.mlp``, ``models.dcgan``, ``models.conditional``)
 - :mod:`ganlib.theory`  the optimal discriminator and the divergences, numerically in 1-D
-- :mod:`ganlib.train`   the alternating training loop (unconditional, class-conditional, pix2pix), checkpoints, history
+- :mod:`ganlib.training` the generic loop (:func:`~ganlib.training.fit`), one task per GAN family, checkpoints, history
+- :mod:`ganlib.train`   ``train(G, D, batches, cfg)``: the G-against-D game of notebooks 02-05 (unconditional, class-conditional, pix2pix)
 - :mod:`ganlib.recipes` the named models of the CLI and notebook 07: build, train, or load a finished run
 - :mod:`ganlib.viz`     grids, curves, 2-D plots, animations, widgets
 - :mod:`ganlib.metrics` Fréchet distance, IS, KID, precision/recall, Inception-v3 features
@@ -18,13 +19,13 @@ Modules, each importable on its own:
 - :mod:`ganlib.runner`  ``course run``: executing notebooks with papermill (CLI only)
 """
 
-from ganlib import checks, classifier, config, data, losses, metrics, models, recipes, theory, train, viz
+from ganlib import checks, classifier, config, data, losses, metrics, models, recipes, theory, train, training, viz
 from ganlib.config import get_device, pick, resolve_profile, seed_everything
 from ganlib.train import History, TrainConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "checks", "classifier", "config", "data", "losses", "metrics", "models", "recipes", "theory", "train", "viz",
+    "checks", "classifier", "config", "data", "losses", "metrics", "models", "recipes", "theory", "train", "training", "viz",
     "get_device", "pick", "resolve_profile", "seed_everything", "History", "TrainConfig",
 ]

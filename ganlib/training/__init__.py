@@ -1,0 +1,20 @@
+"""Training: one generic loop, and one task per GAN family.
+
+- :mod:`ganlib.training.loop`       :func:`fit`, :class:`Context`, :class:`Progress`, EMA, the optimiser step
+- :mod:`ganlib.training.gan`        G against D (notebooks 02-05): unconditional, class-conditional, pix2pix
+- :mod:`ganlib.training.cyclegan`   G: X -> Y and F: Y -> X against D_Y and D_X, with image pools (notebook 06)
+- :mod:`ganlib.training.history`    :class:`History`, every metric a task reports as a series
+- :mod:`ganlib.training.checkpoint` atomic checkpoints read with ``weights_only=True``
+
+``ganlib.train.train(G, D, batches, cfg)`` is the short wrapper for a G-against-D game.
+"""
+
+from ganlib.training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
+from ganlib.training.gan import AlternatingTask, TrainConfig
+from ganlib.training.history import History
+from ganlib.training.loop import Context, LoopConfig, NonFiniteLossError, Progress, Task, fit
+
+__all__ = [
+    "fit", "Context", "Progress", "Task", "LoopConfig", "NonFiniteLossError", "History", "TrainConfig",
+    "AlternatingTask", "CheckpointError", "CHECKPOINT_NAME", "load_checkpoint", "save_checkpoint",
+]

@@ -1,0 +1,434 @@
+"""The generic training loop: one loop for every GAN family, the family's game in a task.
+
+The loop owns what cuts across families; a *task* (``ganlib.training.gan``, ``.cyclegan``) owns its
+named networks and optimisers and writes one iteration as its paper does::
+
+    fit(task, batches, cfg):
+        place the task's modules on the device (channels_last for convolutions on CUDA), compile
+        build the optimisers (fused Adam on CUDA); make the EMA copies; restore a checkpoint
+        for each iteration:
+            metrics = task.step(ctx, batches)          # the game: D phase(s), G phase, regularisers
+            EMA copies <- lerp towards their modules   # half-life in images
+            every log_every:        check every metric is finite, append to the History
+            every snapshot_every:   task.snapshot()    # e.g. G_ema(z_fixed)
+            every checkpoint_every: check every weight is finite, write the checkpoint atomically
+
+``ctx`` (:class:`Context`) gives the step what it needs without globals: the :class:`Progress`
+(steps done, real images consumed; schedules are pure functions of it), the modules to call
+(compiled where allowed), the optimisers, the autocast context, the seeded noise stream, and
+:meth:`Context.optimize`, the one place that does zero_grad, backward, gradient norm and step.
+
+Everything random in a run (noise, mini-batches, a task's own generators) has its state in the
+checkpoint, so a resumed run continues exactly where the interrupted one stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, ContextManager, Iterable, Protocol
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ganlib.config import get_device
+from ganlib.training.checkpoint import (
+    CHECKPOINT_NAME,
+    RESERVED_KEYS,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
+from ganlib.training.history import History
+
+__all__ = [
+    "LoopConfig", "Progress", "Context", "Task", "Batches", "NonFiniteLossError", "fit",
+    "optimizer_step", "grad_norm", "frozen", "ema_update", "ema_beta",
+]
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss or weight; the last good checkpoint is left untouched."""
+
+
+class Batches(Protocol):
+    """What the loop reads real data from: an endless iterator with a restorable state."""
+
+    def __next__(self) -> torch.Tensor | tuple[torch.Tensor, ...]: ...
+    def state_dict(self) -> dict: ...
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+@dataclass
+class LoopConfig:
+    """Settings of the loop itself, shared by every task; a task's config extends it."""
+
+    steps: int = 2000  # iterations in total, counting resumed ones
+    batch_size: int = 128  # real samples per batch (the batch iterator must match); sets the EMA's per-step decay
+    log_every: int = 10  # record the history (and check the metrics are finite) every N steps
+    snapshot_every: int = 0  # keep the task's snapshot every N steps; 0 = only at the start and the end
+    n_snapshot: int = 64  # samples per snapshot
+    checkpoint_every: int = 0  # write a checkpoint every N steps; 0 = only at the end
+    seed: int = 0  # seeds the noise stream (and the task's fixed snapshot inputs)
+    ema_half_life: float = 10_000.0  # images after which an old weight counts half in an EMA copy (Karras et al. 2020)
+    amp: bool = True  # on CUDA: bf16 autocast for the forward passes (no loss scaler needed); ignored elsewhere
+    channels_last: bool = True  # on CUDA: NHWC memory layout for image models, faster convolutions
+    compile: bool = False  # torch.compile the task's modules (except those it keeps eager)
+
+
+#: Settings that may change between a run and its resumption without a warning.
+_FREE_ON_RESUME = ("steps", "log_every", "snapshot_every", "checkpoint_every")
+
+
+@dataclass
+class Progress:
+    """How far a run is; saved in every checkpoint. Schedules are pure functions of it."""
+
+    step: int = 0  # iterations done
+    images: int = 0  # real images consumed (the first tensor of every batch drawn)
+
+
+class Task(Protocol):
+    """One GAN family's game. See :class:`ganlib.training.gan.AlternatingTask` for an example."""
+
+    name: str  # the kind of run, stored in the checkpoint ("gan", "cyclegan", ...)
+    modules: dict[str, nn.Module]  # every network, by name; EMA copies are added here by the loop
+    ema: dict[str, str]  # EMA copy -> the module it follows, e.g. {"G_ema": "G"}
+    eager: tuple[str, ...]  # modules never compiled (a gradient penalty's double backward)
+    metric_names: tuple[str, ...]  # series every history of this task has
+
+    def optimizers(self, *, fused: bool) -> dict[str, torch.optim.Optimizer]: ...
+    def step(self, ctx: "Context", batches: Batches) -> dict[str, torch.Tensor]: ...
+    def snapshot(self) -> torch.Tensor: ...
+    def state_dict(self) -> dict: ...
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# What every step uses: the optimiser sequence, gradient isolation, EMA
+# ---------------------------------------------------------------------------------------------
+
+
+def grad_norm(params: Iterable[nn.Parameter]) -> torch.Tensor:
+    """L2 norm of the gradients of ``params`` together (no sync: stays a tensor)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
+
+
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> torch.Tensor:
+    """zero_grad, backward, gradient norm, step: one update of the parameters ``opt`` holds.
+
+    Returns:
+        The L2 norm of their gradient (a detached tensor), measured before the step.
+    """
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = grad_norm(p for group in opt.param_groups for p in group["params"])
+    opt.step()
+    return norm
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module):
+    """Within the block the modules take no gradients (they still pass gradients through), and
+    afterwards their ``requires_grad`` is restored, even if the block raised."""
+    params = [p for m in modules for p in m.parameters()]
+    before = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, before):
+            p.requires_grad_(flag)
+
+
+@torch.no_grad()
+def ema_update(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
+    """G_ema <- beta * G_ema + (1 - beta) * G, parameter by parameter; buffers are copied."""
+    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+        p_ema.lerp_(p, 1.0 - beta)
+    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+        b_ema.copy_(b)
+
+
+def ema_beta(batch_size: int, half_life_images: float) -> float:
+    """Per-step decay so that a weight's influence halves after ``half_life_images`` images."""
+    return 0.5 ** (batch_size / max(half_life_images, 1e-8))
+
+
+# ---------------------------------------------------------------------------------------------
+# The context a step receives
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    """What a task's step may use. Built by :func:`fit`; a test can build one by hand.
+
+    Attributes:
+        progress: steps done and images consumed *before* this iteration.
+        device: where the modules and batches live.
+        modules: the task's modules as the step should call them (compiled where allowed).
+        optimizers: the task's optimisers, by name.
+        noise: the run's seeded noise stream, on ``device``; its state is checkpointed.
+        autocast: a context-manager factory for forward passes (bf16 autocast on CUDA, else a no-op).
+    """
+
+    progress: Progress
+    device: torch.device
+    modules: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    noise: torch.Generator
+    autocast: Callable[[], ContextManager] = contextlib.nullcontext
+
+    def randn(self, *shape: int) -> torch.Tensor:
+        """Standard normal noise of ``shape`` on the device, from the run's noise stream."""
+        return torch.randn(*shape, device=self.device, generator=self.noise)
+
+    def optimize(self, name: str, loss: torch.Tensor) -> torch.Tensor:
+        """zero_grad, backward, gradient norm and step of the optimiser ``name``; returns the norm."""
+        return optimizer_step(self.optimizers[name], loss)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches as the loop hands them on
+# ---------------------------------------------------------------------------------------------
+
+
+class _LoopBatches:
+    """The user's batches, counted (real images consumed) and, on CUDA, in NHWC layout."""
+
+    def __init__(self, batches: Batches, progress: Progress, channels_last: bool):
+        self.batches, self.progress, self.channels_last = batches, progress, channels_last
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        batch = next(self.batches)
+        first = batch if isinstance(batch, torch.Tensor) else batch[0]
+        self.progress.images += int(first.shape[0])
+        if not self.channels_last:
+            return batch
+        nhwc = lambda t: t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t
+        return nhwc(batch) if isinstance(batch, torch.Tensor) else tuple(nhwc(t) for t in batch)
+
+    def state_dict(self) -> dict:
+        return self.batches.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.batches.load_state_dict(state)
+
+
+# ---------------------------------------------------------------------------------------------
+# RNG state
+# ---------------------------------------------------------------------------------------------
+
+
+def _rng_state(noise: torch.Generator) -> dict:
+    state = {"torch": torch.get_rng_state(), "noise": noise.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict, noise: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    noise.set_state(state["noise"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _plain(value):
+    """Config values as plain Python types (tuples become lists) for the checkpoint."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_metrics(metrics: dict[str, float], step: int, last_good: int, checkpoint: Path | None) -> None:
+    bad = [name for name, value in metrics.items() if not math.isfinite(value)]
+    if bad:
+        where = f"the last good checkpoint is {checkpoint} (step {last_good})" if checkpoint else "no checkpoint was written"
+        raise NonFiniteLossError(
+            f"{' and '.join(bad)} became non-finite ({', '.join(f'{n}={metrics[n]}' for n in bad)}) "
+            f"at or before step {step}; {where}. Lower the learning rates or check the data for NaNs."
+        )
+
+
+def _check_weights(modules: dict[str, nn.Module], step: int, last_good: int, checkpoint: Path) -> None:
+    # A finite loss can still be followed by an update that blew the weights up: never save those.
+    bad = [name for name, module in modules.items()
+           if not all(bool(torch.isfinite(p).all()) for p in module.parameters())]
+    if bad:
+        where = f"the last good checkpoint is {checkpoint} (step {last_good})" if last_good else "no checkpoint was written"
+        raise NonFiniteLossError(f"{' and '.join(bad)} weights became non-finite at or before step {step}; "
+                                 f"{where}. Lower the learning rates.")
+
+
+def fit(
+    task: Task,
+    batches: Batches,
+    cfg: LoopConfig,
+    *,
+    device: str | torch.device = "cpu",
+    out_dir: str | os.PathLike | None = None,
+    resume: bool | str = False,
+    progress: bool = True,
+    description: str | None = None,
+) -> History:
+    """Run ``task`` for ``cfg.steps`` iterations and return the :class:`History`.
+
+    Args:
+        task: the game (:class:`Task`); its modules are moved to ``device`` here. Initialise them
+            (e.g. under a seed) before calling. EMA copies named in ``task.ema`` that are not yet in
+            ``task.modules`` are made here (a deep copy of the module they follow).
+        batches: endless iterator on ``device`` with ``state_dict()``; what it yields is the task's
+            business (images, ``(images, labels)``, ``(x, y)`` pairs ...).
+        cfg: a :class:`LoopConfig` (or a task's config that extends it).
+        device: where to train.
+        out_dir: if given, ``checkpoint.pt`` is written there every ``cfg.checkpoint_every`` steps
+            and at the end, atomically.
+        resume: True to continue from ``out_dir/checkpoint.pt``: modules, optimisers, EMA copies,
+            the task's state, progress, history, random states and the batch iterator's position
+            are restored, so the run goes on exactly as if it had never stopped; ``cfg.steps`` is
+            the total to reach. ``"auto"`` resumes when that checkpoint exists and starts afresh
+            otherwise, so re-running a notebook cell (after a Colab disconnect) picks up the run.
+        progress: show a tqdm progress bar.
+        description: the progress bar's label (default: the task's name).
+
+    On CUDA: bf16 autocast (``cfg.amp``), channels_last for convolutional modules
+    (``cfg.channels_last``), fused Adam, cuDNN autotuning, optionally ``torch.compile``. On the CPU
+    everything is fp32 and deterministic.
+
+    Raises:
+        NonFiniteLossError: a metric or a weight became NaN or infinite; checkpoints written so far are kept.
+        CheckpointError: ``resume`` was asked for and the checkpoint is missing, unreadable, or of
+            another kind of run.
+    """
+    if cfg.steps < 0 or cfg.log_every < 1:
+        raise ValueError(f"need steps >= 0 and log_every >= 1, got {cfg}")
+    if resume not in (True, False, "auto"):
+        raise ValueError(f"resume must be True, False or 'auto', got {resume!r}")
+    clash = [name for name in task.modules if name in RESERVED_KEYS or name.startswith("opt_")]
+    if clash:
+        raise ValueError(f"module names {clash} clash with checkpoint keys {RESERVED_KEYS} (or opt_*); rename them")
+    for ema_name, source in task.ema.items():
+        if ema_name not in task.modules:
+            task.modules[ema_name] = copy.deepcopy(task.modules[source])
+        task.modules[ema_name].requires_grad_(False)  # an average, never optimised
+
+    # ---- placement: the device and memory layout are chosen once, here ----
+    device = get_device(device)
+    cuda = device.type == "cuda"
+    modules = task.modules
+    convolutional = any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for net in modules.values() for m in net.modules())
+    channels_last = cuda and cfg.channels_last and convolutional
+    layout = {"memory_format": torch.channels_last} if channels_last else {}
+    for module in modules.values():
+        module.to(device, **layout)
+    if cuda:
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
+    optimizers = task.optimizers(fused=cuda)
+    trained = {name: m for name, m in modules.items() if name not in task.ema}
+    run_modules = {name: torch.compile(m) if cfg.compile and name not in task.eager else m for name, m in trained.items()}
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda and cfg.amp else contextlib.nullcontext
+    noise = torch.Generator(device=device).manual_seed(cfg.seed)
+    state = Progress()
+    ctx = Context(progress=state, device=device, modules=run_modules, optimizers=optimizers, noise=noise,
+                  autocast=autocast)
+    loop_batches = _LoopBatches(batches, state, channels_last)
+    beta = ema_beta(cfg.batch_size, cfg.ema_half_life)
+
+    # ---- resume ----
+    ckpt_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
+    if resume == "auto":
+        resume = ckpt_path is not None and ckpt_path.is_file()
+    history = History(names=task.metric_names)
+    if resume:
+        if ckpt_path is None:
+            raise CheckpointError("resume=True needs out_dir, the folder that holds checkpoint.pt")
+        saved = load_checkpoint(ckpt_path, map_location=device)
+        kind = saved.get("task", {}).get("name", "gan")  # checkpoints from before tasks were all G against D
+        if kind != task.name:
+            raise CheckpointError(f"{ckpt_path} holds a {kind!r} run, not a {task.name!r} one: "
+                                  "choose another out_dir, or delete it to start over")
+        missing = [name for name in [*modules, *(f"opt_{n}" for n in optimizers)] if name not in saved]
+        if missing:
+            raise CheckpointError(f"{ckpt_path} holds no {', '.join(missing)}: resume with the same modules "
+                                  "(and EMA copies) as the run that wrote it, or start a new run")
+        for name, module in modules.items():
+            module.load_state_dict(saved[name])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(saved[f"opt_{name}"])
+        task.load_state_dict(saved.get("task", {}).get("state", {}))
+        batches.load_state_dict(saved["batches"])
+        _set_rng_state(saved["rng"], noise)
+        history = History.from_state_dict(saved["history"])
+        state.step = int(saved["step"])
+        state.images = int(saved.get("images", state.step * cfg.batch_size))  # older files: one batch a step
+        changed = {k: (v, getattr(cfg, k)) for k, v in saved["config"].items()
+                   if k not in _FREE_ON_RESUME and hasattr(cfg, k) and _plain(getattr(cfg, k)) != _plain(v)}
+        if changed:
+            warnings.warn(f"resuming with settings that differ from the checkpoint's: {changed}", stacklevel=2)
+    start = last_good = state.step
+
+    def checkpoint() -> None:
+        nonlocal last_good
+        if ckpt_path is None:
+            return
+        _check_weights(modules, state.step, last_good, ckpt_path)
+        save_checkpoint(ckpt_path, {
+            "step": state.step, "images": state.images,
+            "task": {"name": task.name, "state": task.state_dict()},
+            **{name: module.state_dict() for name, module in modules.items()},
+            **{f"opt_{name}": opt.state_dict() for name, opt in optimizers.items()},
+            "rng": _rng_state(noise),
+            "batches": batches.state_dict(),
+            "history": history.state_dict(),
+            "config": {k: _plain(v) for k, v in dataclasses.asdict(cfg).items()},
+        })
+        last_good = state.step
+
+    def snapshot() -> None:
+        if not history.snapshot_steps or history.snapshot_steps[-1] != state.step:
+            history.snapshot_steps.append(state.step)
+            history.snapshots.append(task.snapshot())
+
+    if start == 0:
+        snapshot()
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress,
+               desc=(description or task.name) + (f" from {start}" if start else ""), unit="step")
+    for _ in bar:
+        metrics = task.step(ctx, loop_batches)
+        for ema_name, source in task.ema.items():
+            ema_update(modules[ema_name], modules[source], beta)
+        state.step += 1
+        done = state.step
+        is_log = done % cfg.log_every == 0 or done == cfg.steps
+        is_ckpt = cfg.checkpoint_every > 0 and done % cfg.checkpoint_every == 0
+        if is_log or is_ckpt:  # .item() waits for the GPU, so only at these steps
+            values = {name: float(v) for name, v in metrics.items()}
+            _check_metrics(values, done, last_good, ckpt_path if last_good else None)
+            if is_log:
+                history.record(done, values)
+                bar.set_postfix({name: f"{v:.3f}" for name, v in list(values.items())[:4]})
+        if (cfg.snapshot_every and done % cfg.snapshot_every == 0) or done == cfg.steps:
+            snapshot()
+        if is_ckpt or done == cfg.steps:
+            checkpoint()
+    bar.close()
+    return history

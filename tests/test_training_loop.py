@@ -1,0 +1,231 @@
+"""Tests of the generic loop (ganlib.training.loop.fit) and of what it promises every task:
+any metric kept, progress in steps and images, task state and EMA copies in the checkpoint,
+exact resume, and checkpoints written before the loop became task-based still resuming exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from ganlib.data import ToyBatches, ring8
+from ganlib.models.mlp import build_mlp_gan
+from ganlib.train import TrainConfig, train
+from ganlib.training import CHECKPOINT_NAME, CheckpointError, Context, LoopConfig, Progress, fit, load_checkpoint
+from ganlib.training.history import History
+from ganlib.training.loop import frozen, optimizer_step
+
+pytestmark = pytest.mark.usefixtures("one_thread_per_module")  # see tests/conftest.py
+
+V1_CHECKPOINT = Path(__file__).parent / "data" / "checkpoint-v1.pt"
+
+
+def _state_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# --------------------------------------------------------------------------- old checkpoints
+
+
+def _v1_setup(seed: int = 0):
+    """The models, batches and settings that wrote tests/data/checkpoint-v1.pt (10 steps, the
+    training code of before the task-based loop, commit ebde512)."""
+    torch.manual_seed(seed)
+    G, D = build_mlp_gan("toy2d", g_hidden=(16,), d_hidden=(16,))
+    batches = ToyBatches(ring8(), 16, generator=torch.Generator().manual_seed(seed))
+    cfg = TrainConfig(steps=20, batch_size=16, log_every=5, n_snapshot=8, lr_g=1e-3, lr_d=1e-3, ema_half_life=200)
+    return G, D, copy.deepcopy(G), batches, cfg
+
+
+def test_a_checkpoint_written_by_the_old_train_resumes_exactly(tmp_path):
+    # A: 20 steps with today's code, uninterrupted
+    G_a, D_a, E_a, batches_a, cfg = _v1_setup(0)
+    h_a = train(G_a, D_a, batches_a, cfg, out_dir=tmp_path / "a", progress=False, G_ema=E_a)
+    # B: the old code's 10-step checkpoint, continued by today's code from other weights
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / CHECKPOINT_NAME).write_bytes(V1_CHECKPOINT.read_bytes())
+    old = load_checkpoint(tmp_path / "b" / CHECKPOINT_NAME)
+    assert old["step"] == 10 and "task" not in old and "images" not in old  # really the old layout
+    G_b, D_b, E_b, batches_b, _ = _v1_setup(5)
+    h_b = train(G_b, D_b, batches_b, cfg, out_dir=tmp_path / "b", resume=True, progress=False, G_ema=E_b)
+    assert h_b.to_dict() == h_a.to_dict()
+    for m_a, m_b in ((G_a, G_b), (D_a, D_b), (E_a, E_b)):
+        assert _state_equal(m_a.state_dict(), m_b.state_dict())
+    assert torch.equal(h_a.snapshots[-1], h_b.snapshots[-1])
+    new = load_checkpoint(tmp_path / "b" / CHECKPOINT_NAME)
+    assert new["task"]["name"] == "gan" and new["images"] == 20 * 16
+
+
+# --------------------------------------------------------------------------- a task of its own
+
+
+class _Pair(nn.Module):
+    def __init__(self, seed: int):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.lin = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+class ThreePlayerTask:
+    """A made-up game of three networks with named phases, a schedule read from the progress,
+    an EMA copy, state of its own (a running mean fed by random draws) and metrics of its own."""
+
+    name = "three-player"
+    eager = ()
+    metric_names = ("loss_a",)
+
+    def __init__(self, seed: int = 0, every: int = 3):
+        self.modules = {"A": _Pair(seed), "B": _Pair(seed + 1), "C": _Pair(seed + 2)}
+        self.ema = {"A_ema": "A"}
+        self.every = every
+        self.running = torch.zeros(2)
+        self.gen = torch.Generator().manual_seed(seed + 10)  # the task's own random stream
+        self.c_updates: list[int] = []
+
+    def optimizers(self, *, fused):
+        return {"ab": torch.optim.Adam([*self.modules["A"].parameters(), *self.modules["B"].parameters()], lr=1e-2),
+                "c": torch.optim.SGD(self.modules["C"].parameters(), lr=1e-2)}
+
+    def step(self, ctx: Context, batches):
+        A, B, C = (ctx.modules[n] for n in "ABC")
+        x = next(batches)  # (B, 2)
+        # ---- Phase 1: A and B, C fixed ----
+        with frozen(C):
+            loss_ab = (C(B(A(x))) - x).pow(2).mean() + 0.1 * ctx.randn(1).abs().sum()
+            norm_ab = ctx.optimize("ab", loss_ab)
+        metrics = {"loss_a": loss_ab.detach(), "norm_ab": norm_ab}
+        # ---- Phase 2: C every `every` steps, read from the progress ----
+        if ctx.progress.step % self.every == 0:
+            self.c_updates.append(ctx.progress.step)
+            loss_c = (C(x) + x).pow(2).mean()
+            metrics["loss_c"] = loss_c.detach()
+            ctx.optimize("c", loss_c)
+        self.running = 0.9 * self.running + 0.1 * torch.rand(2, generator=self.gen)
+        metrics["running"] = self.running.sum()
+        return metrics
+
+    def snapshot(self):
+        with torch.no_grad():
+            return self.modules["A_ema"](torch.eye(2))
+
+    def state_dict(self):
+        return {"running": self.running.clone(), "gen": self.gen.get_state()}
+
+    def load_state_dict(self, state):
+        self.running = state["running"].clone()
+        self.gen.set_state(state["gen"])
+
+
+def _points(seed: int):
+    return ToyBatches(ring8(), 8, generator=torch.Generator().manual_seed(seed))
+
+
+def test_a_task_of_three_networks_keeps_every_metric_and_reads_the_progress():
+    task = ThreePlayerTask(every=3)
+    cfg = LoopConfig(steps=9, batch_size=8, log_every=1)
+    history = fit(task, _points(0), cfg, progress=False)
+    assert history.step == list(range(1, 10))
+    assert history.names == ["loss_a", "norm_ab", "loss_c", "running"]  # in the order first reported
+    assert [i + 1 for i, v in enumerate(history.loss_c) if not math.isnan(v)] == [1, 4, 7]  # steps 0, 3, 6 done before
+    assert task.c_updates == [0, 3, 6]
+    assert "A_ema" in task.modules and not any(p.requires_grad for p in task.modules["A_ema"].parameters())
+
+
+@pytest.mark.parametrize("stop", [4, 5])
+def test_a_task_of_three_networks_resumes_exactly(tmp_path, stop):
+    cfg = LoopConfig(steps=10, batch_size=8, log_every=1, ema_half_life=40)
+    a = ThreePlayerTask(0)
+    h_a = fit(a, _points(0), cfg, out_dir=tmp_path / "a", progress=False)
+    b = ThreePlayerTask(0)
+    fit(b, _points(0), LoopConfig(**{**cfg.__dict__, "steps": stop}), out_dir=tmp_path / "b", progress=False)
+    c = ThreePlayerTask(7)  # other weights, other task state: everything must come from the checkpoint
+    torch.manual_seed(99)
+    h_c = fit(c, _points(3), cfg, out_dir=tmp_path / "b", resume=True, progress=False)
+    assert h_c.to_dict() == h_a.to_dict()
+    assert torch.equal(h_c.snapshots[-1], h_a.snapshots[-1])
+    for name in ("A", "B", "C", "A_ema"):
+        assert _state_equal(a.modules[name].state_dict(), c.modules[name].state_dict()), name
+    assert torch.equal(a.running, c.running)
+    ck = load_checkpoint(tmp_path / "b" / CHECKPOINT_NAME)
+    assert ck["step"] == 10 and ck["images"] == 80 and ck["task"]["name"] == "three-player"
+    assert {"A", "B", "C", "A_ema", "opt_ab", "opt_c"} <= set(ck)
+
+
+def test_resuming_another_kind_of_run_says_so(tmp_path):
+    fit(ThreePlayerTask(0), _points(0), LoopConfig(steps=2, batch_size=8), out_dir=tmp_path, progress=False)
+    torch.manual_seed(0)
+    G, D = build_mlp_gan("toy2d", g_hidden=(8,), d_hidden=(8,))
+    with pytest.raises(CheckpointError, match=r"holds a 'three-player' run, not a 'gan' one"):
+        train(G, D, _points(0), TrainConfig(steps=4, batch_size=8), out_dir=tmp_path, resume=True, progress=False)
+
+
+def test_resuming_without_a_module_the_checkpoint_needs_says_which(tmp_path):
+    torch.manual_seed(0)
+    G, D = build_mlp_gan("toy2d", g_hidden=(8,), d_hidden=(8,))
+    cfg = TrainConfig(steps=2, batch_size=8)
+    train(G, D, _points(0), cfg, out_dir=tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match="holds no G_ema"):
+        train(G, D, _points(0), TrainConfig(steps=4, batch_size=8), out_dir=tmp_path, resume=True, progress=False,
+              G_ema=copy.deepcopy(G))
+
+
+def test_history_keeps_the_gradient_penalty_of_wgan_gp():
+    torch.manual_seed(0)
+    G, D = build_mlp_gan("toy2d", g_hidden=(8,), d_hidden=(8,))
+    cfg = TrainConfig(steps=4, batch_size=8, log_every=2, objective="wgan-gp", k=2)
+    history = train(G, D, _points(0), cfg, progress=False)
+    assert "gp" in history.names and len(history.gp) == 2 and all(v >= 0 for v in history.gp)
+
+
+def test_module_names_that_clash_with_checkpoint_keys_are_refused():
+    task = ThreePlayerTask(0)
+    task.modules["history"] = task.modules.pop("C")
+    with pytest.raises(ValueError, match="clash"):
+        fit(task, _points(0), LoopConfig(steps=1, batch_size=8), progress=False)
+
+
+# --------------------------------------------------------------------------- the pieces
+
+
+def test_optimizer_step_returns_the_gradient_norm_before_the_step():
+    w = nn.Parameter(torch.tensor([3.0, 4.0]))
+    opt = torch.optim.SGD([w], lr=0.1)
+    norm = optimizer_step(opt, 0.5 * (w ** 2).sum())  # gradient = w = (3, 4), norm 5
+    assert norm.item() == pytest.approx(5.0)
+    assert torch.allclose(w.detach(), torch.tensor([2.7, 3.6]))
+
+
+def test_frozen_restores_each_flag_even_after_an_error():
+    a, b = nn.Linear(2, 2), nn.Linear(2, 2)
+    b.bias.requires_grad_(False)
+    with pytest.raises(RuntimeError):
+        with frozen(a, b):
+            assert not any(p.requires_grad for p in [*a.parameters(), *b.parameters()])
+            raise RuntimeError("boom")
+    assert a.weight.requires_grad and a.bias.requires_grad and b.weight.requires_grad and not b.bias.requires_grad
+
+
+def test_history_series_appear_when_first_reported_and_are_back_filled():
+    h = History(names=("a",))
+    h.record(1, {"a": 1.0})
+    h.record(2, {"a": 2.0, "b": 5.0})
+    h.record(3, {"b": 6.0})
+    assert h.step == [1, 2, 3] and h.a[:2] == [1.0, 2.0] and math.isnan(h.a[2])
+    assert math.isnan(h.b[0]) and h.b[1:] == [5.0, 6.0]
+    assert History.from_state_dict(h.state_dict()).to_dict() == h.to_dict()
+    with pytest.raises(AttributeError, match="has no series 'c'"):
+        h.c
+    with pytest.raises(ValueError, match="cannot name a metric"):
+        h.record(4, {"step": 1.0})
+
+
+def test_progress_starts_at_zero():
+    assert Progress() == Progress(step=0, images=0)
