@@ -4,8 +4,9 @@ Modules, each importable on its own:
 
 - :mod:`ganlib.config`  run profiles (smoke / quick / full), device choice, seeding
 - :mod:`ganlib.data`    toy 2-D mixtures, the bundled MNIST subset, torchvision datasets, batches
+- :mod:`ganlib.domains` unpaired image domains for CycleGAN: handwritten vs typeset digits, thin vs thick, the photo sets
 - :mod:`ganlib.losses`  GAN losses as pure functions of logits
-- :mod:`ganlib.models`  one file per GAN family (``models.mlp``, ``models.dcgan``, ``models.conditional``)
+- :mod:`ganlib.models`  one file per GAN family (``models.mlp``, ``models.dcgan``, ``models.conditional``, ``models.cyclegan``; ``models.patchgan`` for both image-to-image families)
 - :mod:`ganlib.theory`  the optimal discriminator and the divergences, numerically in 1-D
 - :mod:`ganlib.training` the generic loop (:func:`~ganlib.training.fit`), one task per GAN family, checkpoints, history
 - :mod:`ganlib.train`   ``train(G, D, batches, cfg)``: the G-against-D game of notebooks 02-05 (unconditional, class-conditional, pix2pix)
@@ -19,13 +20,13 @@ Modules, each importable on its own:
 - :mod:`ganlib.runner`  ``course run``: executing notebooks with papermill (CLI only)
 """
 
-from ganlib import checks, classifier, config, data, losses, metrics, models, recipes, theory, train, training, viz
+from ganlib import checks, classifier, config, data, domains, losses, metrics, models, recipes, theory, train, training, viz
 from ganlib.config import get_device, pick, resolve_profile, seed_everything
 from ganlib.train import History, TrainConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "checks", "classifier", "config", "data", "losses", "metrics", "models", "recipes", "theory", "train", "training", "viz",
+    "checks", "classifier", "config", "data", "domains", "losses", "metrics", "models", "recipes", "theory", "train", "training", "viz",
     "get_device", "pick", "resolve_profile", "seed_everything", "History", "TrainConfig",
 ]

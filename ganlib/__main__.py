@@ -8,6 +8,8 @@ Examples::
     python -m ganlib train dcgan --dataset mnist-5k --out runs/dcgan
     python -m ganlib train wgan-gp --dataset cifar10 --device cuda --profile full
     python -m ganlib train cgan --dataset mnist-5k --out runs/cgan
+    python -m ganlib train cyclegan --out runs/cyclegan                 # handwritten <-> typeset digits
+    python -m ganlib train cyclegan --dataset horse2zebra --device cuda --profile full
     python -m ganlib course build [--check]
     python -m ganlib course run 01 02 --profile smoke --out out/smoke
     python -m ganlib course grade submissions/ --out grades.csv
@@ -20,7 +22,7 @@ import sys
 from pathlib import Path
 
 from ganlib import config, data
-from ganlib.recipes import MODELS
+from ganlib.recipes import CYCLEGAN, CYCLEGAN_DESCRIPTION, MODELS
 from ganlib.train import CheckpointError, NonFiniteLossError
 
 
@@ -29,8 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a GAN and write samples, curves, history and a checkpoint")
-    t.add_argument("model", help="; ".join(f"{name}: {r.description}" for name, r in MODELS.items()))
-    t.add_argument("--dataset", default="mnist-5k", help=f"one of: {', '.join(data.dataset_names())} (default mnist-5k, bundled)")
+    t.add_argument("model", help="; ".join([*(f"{name}: {r.description}" for name, r in MODELS.items()),
+                                            f"{CYCLEGAN}: {CYCLEGAN_DESCRIPTION}"]))
+    t.add_argument("--dataset", default=None, help=f"one of: {', '.join(data.dataset_names())} (default mnist-5k, "
+                   "bundled); for cyclegan a domain pair (default mnist-typeset, offline)")
     t.add_argument("--out", default=None, help="output folder (default runs/MODEL-DATASET)")
     t.add_argument("--steps", type=int, default=None, help="generator steps in total (default: by profile)")
     t.add_argument("--profile", default="auto", help="smoke, quick, full or auto (default auto: GANLIB_PROFILE, else full on CUDA, quick elsewhere)")
@@ -44,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     t.add_argument("--checkpoint-every", type=int, default=500, help="write a checkpoint every N steps (default 500)")
+    t.add_argument("--lambda-cyc", type=float, default=10.0, help="cyclegan: weight of the cycle loss (default 10)")
+    t.add_argument("--lambda-id", type=float, default=0.5,
+                   help="cyclegan: weight of the identity loss relative to --lambda-cyc (default 0.5; 0 = off)")
+    t.add_argument("--pool-size", type=int, default=50, help="cyclegan: past fakes each discriminator sees (default 50)")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     c = sub.add_parser("course", help="course tooling for instructors")
@@ -87,7 +95,16 @@ def _train(args: argparse.Namespace) -> int:
 
     from ganlib import recipes, viz
     from ganlib import train as training
+    if args.dataset is None:
+        args.dataset = "mnist-typeset" if args.model == CYCLEGAN else "mnist-5k"
     recipes.check_choice(args.model, args.dataset)  # before anything is written
+    if args.model == CYCLEGAN:
+        ignored = [flag for flag, value, default in (("--k", args.k, None), ("--g-loss", args.g_loss, "non-saturating"),
+                                                     ("--ema-half-life", args.ema_half_life, 10_000.0))
+                   if value != default]
+        if ignored:
+            raise ValueError(f"{', '.join(ignored)} do not apply to cyclegan; its options are --lambda-cyc, "
+                             "--lambda-id and --pool-size")
     toy = args.dataset in data.TOY_DATASETS
     profile = config.resolve_profile(args.profile)
     device = config.get_device(args.device)
@@ -99,6 +116,8 @@ def _train(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     print(f"training {args.model} on {args.dataset}: profile {profile}, device {device}, out {out}")
+    if args.model == CYCLEGAN:
+        return _write_cyclegan(args, out, profile, device)
     run = recipes.train_recipe(
         args.model, args.dataset, out_dir=out, profile=profile, device=device, resume=args.resume, steps=args.steps,
         seed=args.seed, k=args.k, g_loss=args.g_loss, batch_size=args.batch_size, ema_half_life=args.ema_half_life,
@@ -123,6 +142,37 @@ def _train(args: argparse.Namespace) -> int:
     last = {name: round(getattr(history, name)[-1], 4) for name in history.METRICS} if history.step else {}
     print(f"final {last}")
     print(f"wrote {out / 'samples.png'}, {out / 'losses.png'}, {out / 'history.json'}, {out / training.CHECKPOINT_NAME}")
+    return 0
+
+
+def _write_cyclegan(args: argparse.Namespace, out: Path, profile: str, device) -> int:
+    """Train CycleGAN, then write both directions' grids, the curves, the history and the checkpoint."""
+    import torch
+
+    from ganlib import recipes, viz
+    from ganlib import train as training
+
+    run = recipes.train_cyclegan(
+        args.dataset, out_dir=out, profile=profile, device=device, resume=args.resume, steps=args.steps,
+        seed=args.seed, batch_size=args.batch_size, lambda_cyc=args.lambda_cyc, lambda_id=args.lambda_id,
+        pool_size=args.pool_size, checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+    )
+    run.history.save_json(out / "history.json")
+    fig = viz.plot_series(run.history, {"generators (unweighted terms)": ["g_gan", "cycle", "identity"],
+                                        "discriminators": ["d_x_loss", "d_y_loss"]},
+                          title=f"cyclegan on {args.dataset}")
+    fig.savefig(out / "losses.png", dpi=100)
+    n = 8
+    x, y = run.pair.test_x.images[:n], run.pair.test_y.images[:n]
+    for name, real, there, back in (("x2y", x, run.G, run.F), ("y2x", y, run.F, run.G)):
+        translated = training.translate(there, real)
+        rows = torch.cat([real, translated, training.translate(back, translated)])  # real, translated, cycled
+        viz.save_image_grid(rows, out / f"samples_{name}.png", nrow=n)
+    h = run.history
+    last = {name: round(getattr(h, name)[-1], 4) for name in ("g_gan", "cycle", "identity", "d_loss")} if h.step else {}
+    print(f"final {last}")
+    print(f"wrote {out / 'samples_x2y.png'} (rows: x, G(x), F(G(x))), {out / 'samples_y2x.png'} (y, F(y), G(F(y))), "
+          f"{out / 'losses.png'}, {out / 'history.json'}, {out / training.CHECKPOINT_NAME}")
     return 0
 
 

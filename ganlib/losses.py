@@ -16,6 +16,11 @@ Wasserstein critic losses with weight clipping (WGAN) or a gradient penalty (WGA
 loss and the least-squares loss. For them the "logits" are the critic's unbounded scores f(x).
 Penalties return one term per sample; the caller weights them and takes the mean. A user picks a
 whole objective by name from :data:`OBJECTIVES`.
+
+CycleGAN's reconstruction terms are not functions of logits but of images: the cycle-consistency
+loss and the identity loss compare an image with what comes back from the generators, one
+argument order for both: ``(x, x_from_generators, y, y_from_generators)``, domain X first. The
+caller weights them (lambda_cyc = 10, lambda_id = 5 in the paper).
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ __all__ = [
     "hinge_generator_loss",
     "least_squares_discriminator_loss",
     "least_squares_generator_loss",
+    "cycle_consistency_loss",
+    "identity_loss",
     "Objective",
     "OBJECTIVES",
     "objective",
@@ -249,11 +256,18 @@ def hinge_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 def least_squares_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """The least-squares (LSGAN) loss of D (Mao et al. 2017, Eq. 9 with a = 0, b = c = 1).
 
-    D regresses its raw output to 1 on real samples and 0 on fakes; no sigmoid.
+    D regresses its raw output to 1 on real samples and 0 on fakes; no sigmoid. The means run over
+    every element, so a PatchGAN's map (B, 1, h, w) counts each patch as one sample: the loss is the
+    average over the B * h * w patch scores, as ``nn.MSELoss()`` computes it.
+
+    CycleGAN uses this loss for D_X and D_Y (Zhu et al. 2017, Sec. 4, "Training details"). The
+    paper divides D's objective by 2, which slows D's learning relative to G's (Appendix 7.1);
+    the authors' code writes ``(MSE(D(y), 1) + MSE(D(G(x)), 0)) * 0.5``. That is exactly this
+    function, whose terms carry the 1/2 of Mao et al.
 
     Args:
-        real_logits: D's outputs on real samples, shape (B,) or (B, 1).
-        fake_logits: D's outputs on generated samples, shape (B,) or (B, 1).
+        real_logits: D's outputs on real samples, shape (B,), (B, 1) or a patch map (B, 1, h, w).
+        fake_logits: D's outputs on generated samples, the same kinds of shape.
 
     Returns:
         Scalar tensor.
@@ -266,13 +280,87 @@ def least_squares_discriminator_loss(real_logits: torch.Tensor, fake_logits: tor
 def least_squares_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """The least-squares (LSGAN) loss of G (Mao et al. 2017, Eq. 9 with c = 1).
 
+    The mean runs over every element, patches of a (B, 1, h, w) map included. CycleGAN's G loss
+    (Zhu et al. 2017, Sec. 4) is E[(D(G(x)) - 1)^2] without the 1/2, i.e. twice this function: to
+    weigh it against ``lambda_cyc = 10`` as the authors' code does, use
+    ``2 * least_squares_generator_loss(...)`` (or this function with lambda_cyc = 5 and
+    lambda_id = 2.5: the same objective halved, which Adam's updates barely notice).
+
     Args:
-        fake_logits: D's outputs on generated samples, shape (B,) or (B, 1).
+        fake_logits: D's outputs on generated samples, shape (B,), (B, 1) or a patch map (B, 1, h, w).
 
     Returns:
         Scalar tensor.
     """
     return 0.5 * ((fake_logits - 1) ** 2).mean()  # 1/2 E[(D(G(z)) - 1)^2]
+
+
+# --------------------------------------------------------------------------- CycleGAN reconstruction terms
+
+
+def _check_same_shape(name: str, a: torch.Tensor, b: torch.Tensor, a_name: str, b_name: str) -> None:
+    """Raise ValueError unless ``a`` and ``b`` have one shape: broadcasting would hide the mistake."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name} expects {a_name} and {b_name} of the same shape (B, C, H, W), "
+            f"got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+
+
+def cycle_consistency_loss(x: torch.Tensor, x_cycled: torch.Tensor, y: torch.Tensor,
+                           y_cycled: torch.Tensor) -> torch.Tensor:
+    """CycleGAN's cycle-consistency loss (Zhu et al. 2017, Eq. 2): both round trips return home.
+
+    L_cyc(G, F) = E_x ||F(G(x)) - x||_1 + E_y ||G(F(y)) - y||_1. Each expectation is taken as the
+    mean absolute error over every element of its batch (``nn.L1Loss()``, as in the authors'
+    code), and the two directions are summed, so each contributes on the scale of one pixel. The
+    caller multiplies by lambda_cyc (10 in the paper, Eq. 3).
+
+    Args:
+        x: real images of domain X, shape (B, C_X, H, W).
+        x_cycled: their round trip F(G(x)), the shape of ``x``.
+        y: real images of domain Y, shape (B', C_Y, H', W').
+        y_cycled: their round trip G(F(y)), the shape of ``y``.
+
+    Returns:
+        Scalar tensor.
+
+    Raises:
+        ValueError: if ``x_cycled`` and ``x``, or ``y_cycled`` and ``y``, differ in shape.
+    """
+    _check_same_shape("cycle_consistency_loss", x, x_cycled, "x", "x_cycled")
+    _check_same_shape("cycle_consistency_loss", y, y_cycled, "y", "y_cycled")
+    forward_cycle = (x_cycled - x).abs().mean()  # E||F(G(x)) - x||_1: x -> G -> F -> x
+    backward_cycle = (y_cycled - y).abs().mean()  # E||G(F(y)) - y||_1: y -> F -> G -> y
+    return forward_cycle + backward_cycle  # Eq. 2
+
+
+def identity_loss(x: torch.Tensor, F_of_x: torch.Tensor, y: torch.Tensor, G_of_y: torch.Tensor) -> torch.Tensor:
+    """CycleGAN's identity loss (Zhu et al. 2017, Sec. 5.2, after Taigman et al. 2017).
+
+    L_identity(G, F) = E_y ||G(y) - y||_1 + E_x ||F(x) - x||_1: fed an image already of its target
+    domain, each generator should leave it unchanged. It keeps colour composition in painting ->
+    photo translation. Means and sum as in :func:`cycle_consistency_loss`; it needs C_X = C_Y.
+    The weighting is the caller's: the paper and the authors' code use
+    lambda_id = 0.5 * lambda_cyc (5 with lambda_cyc = 10).
+
+    Args:
+        x: real images of domain X, shape (B, C, H, W).
+        F_of_x: F(x), the Y -> X generator applied to them, the shape of ``x``.
+        y: real images of domain Y, shape (B', C, H', W').
+        G_of_y: G(y), the X -> Y generator applied to them, the shape of ``y``.
+
+    Returns:
+        Scalar tensor.
+
+    Raises:
+        ValueError: if ``F_of_x`` and ``x``, or ``G_of_y`` and ``y``, differ in shape.
+    """
+    _check_same_shape("identity_loss", x, F_of_x, "x", "F_of_x")
+    _check_same_shape("identity_loss", y, G_of_y, "y", "G_of_y")
+    x_term = (F_of_x - x).abs().mean()  # E||F(x) - x||_1
+    y_term = (G_of_y - y).abs().mean()  # E||G(y) - y||_1
+    return x_term + y_term
 
 
 # --------------------------------------------------------------------------- objectives by name

@@ -25,7 +25,8 @@ from torch import nn
 from ganlib import config, data
 from ganlib.train import History, TrainConfig, train
 
-__all__ = ["ModelRecipe", "MODELS", "TrainedRun", "check_choice", "build_models", "load_training_data", "train_recipe"]
+__all__ = ["ModelRecipe", "MODELS", "TrainedRun", "check_choice", "build_models", "load_training_data", "train_recipe",
+           "CYCLEGAN", "CYCLEGAN_STEPS", "CycleGANRun", "train_cyclegan"]
 
 
 @dataclass(frozen=True)
@@ -85,19 +86,36 @@ class TrainedRun:
     steps_done: int  # the step the run ended at (cfg.steps unless training stopped early)
 
 
+#: The unpaired-translation model the CLI trains by name; it has its own recipe, :func:`train_cyclegan`.
+CYCLEGAN = "cyclegan"
+CYCLEGAN_DESCRIPTION = ("CycleGAN, unpaired translation X <-> Y with cycle consistency (Zhu et al. 2017); "
+                        "datasets: mnist-typeset (default), mnist-thick, horse2zebra, apple2orange, "
+                        "summer2winter_yosemite, monet2photo")
+#: CycleGAN's default steps per profile (one step = one update of G and F and one of D_X and D_Y).
+CYCLEGAN_STEPS = {"smoke": 6, "quick": 600, "full": 20000}
+
+
 def _recipe(name: str) -> ModelRecipe:
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join([*MODELS, CYCLEGAN])}")
     return MODELS[name]
 
 
-def check_choice(name: str, dataset: str) -> ModelRecipe:
-    """The recipe called ``name``, after checking that it can train on ``dataset``.
+def check_choice(name: str, dataset: str) -> ModelRecipe | None:
+    """The recipe called ``name``, after checking that it can train on ``dataset`` (None for
+    ``"cyclegan"``, whose datasets are the domain pairs of :mod:`ganlib.domains`).
 
     Raises:
         ValueError: an unknown model or dataset (the message lists the valid ones), or a
             conditional model on a toy dataset, which has no labels.
     """
+    if name == CYCLEGAN:
+        from ganlib import domains
+
+        if dataset not in domains.DOMAIN_PAIRS:
+            raise ValueError(f"cyclegan trains on a pair of image domains, not {dataset!r}; choose one of: "
+                             f"{', '.join(domains.DOMAIN_PAIRS)}")
+        return None
     recipe = _recipe(name)
     if dataset not in data.dataset_names():
         raise ValueError(f"unknown dataset {dataset!r}; choose one of: {', '.join(data.dataset_names())}")
@@ -209,3 +227,102 @@ def train_recipe(
     return TrainedRun(G=G, D=D, G_ema=G_ema, history=history, cfg=cfg,
                       out_dir=Path(out_dir) if out_dir is not None else None,
                       steps_done=history.step[-1] if history.step else 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# CycleGAN: four networks on a pair of domains
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CycleGANRun:
+    """What :func:`train_cyclegan` returns: the four networks (on the training device), the data, the history."""
+
+    nets: dict[str, nn.Module]  # {"G": X -> Y, "F": Y -> X, "D_X", "D_Y"}
+    pair: "domains.DomainPair"  # the train and test images of both domains (labels for evaluation only)
+    history: History
+    cfg: "CycleGANTrainConfig"
+    out_dir: Path | None
+    steps_done: int
+
+    @property
+    def G(self) -> nn.Module:
+        return self.nets["G"]
+
+    @property
+    def F(self) -> nn.Module:
+        return self.nets["F"]
+
+
+def train_cyclegan(
+    dataset: str = "mnist-typeset",
+    *,
+    out_dir: str | os.PathLike | None = None,
+    profile: str = "auto",
+    device: str | torch.device = "auto",
+    resume: bool | str = "auto",
+    steps: int | None = None,
+    seed: int = 0,
+    batch_size: int | None = None,
+    lambda_cyc: float = 10.0,
+    lambda_id: float = 0.5,
+    lambda_gan: float = 1.0,
+    pool_size: int = 50,
+    size: int | None = None,
+    pair: "domains.DomainPair | None" = None,
+    checkpoint_every: int = 500,
+    progress: bool = True,
+) -> CycleGANRun:
+    """Build CycleGAN for a domain pair and train it; a finished run in ``out_dir`` is just loaded.
+
+    The networks are the ``"digits"`` preset of :mod:`ganlib.models.cyclegan` for the 28 px digit
+    pairs, ``"resnet_6blocks"`` at 128 px and ``"resnet_9blocks"`` at 256 px for the photo sets.
+
+    Args:
+        dataset: a name of :data:`ganlib.domains.DOMAIN_PAIRS`.
+        out_dir: where the checkpoint lives; None trains in memory only.
+        profile: picks the default number of steps (:data:`CYCLEGAN_STEPS`).
+        device: where to train.
+        resume: ``"auto"`` continues (or loads) a run in ``out_dir`` when there is one.
+        steps: override the profile's steps.
+        seed: seeds the splits, the networks' initialisation, the batches and the pools.
+        batch_size: images per domain per step (default 16 for digits, 1 for photos as in the paper).
+        lambda_cyc, lambda_id, lambda_gan: the objective's weights (:class:`CycleGANTrainConfig`);
+            0 turns a term off (the notebook's ablations).
+        pool_size: past fakes each discriminator sees.
+        size: image size (digits: 28 or 32; photos: 128 by default).
+        pair: the :class:`~ganlib.domains.DomainPair` if already loaded (saves reloading it).
+        checkpoint_every: write a checkpoint every N steps (and at the end).
+        progress: show a progress bar.
+
+    Returns:
+        A :class:`CycleGANRun`.
+    """
+    from ganlib import domains
+    from ganlib.models.cyclegan import build_cyclegan
+    from ganlib.training import fit
+    from ganlib.training.cyclegan import CycleGANTask, CycleGANTrainConfig
+
+    check_choice(CYCLEGAN, dataset)
+    profile = config.resolve_profile(profile)
+    device = config.get_device(device)
+    pair = pair if pair is not None else domains.load_domains(dataset, size=size, seed=seed)
+    channels, image_size = pair.train_x.images.shape[1], pair.train_x.images.shape[-1]
+    photos = dataset in domains.CYCLEGAN_SETS
+    cfg = CycleGANTrainConfig(
+        steps=steps if steps is not None else CYCLEGAN_STEPS[profile], batch_size=batch_size or (1 if photos else 16),
+        lambda_cyc=lambda_cyc, lambda_id=lambda_id, lambda_gan=lambda_gan, pool_size=pool_size, seed=seed,
+        checkpoint_every=checkpoint_every, n_snapshot=8, log_every=10,
+    )
+    generator = config.seed_everything(seed)
+    preset = "digits" if not photos else "resnet_6blocks" if image_size <= 128 else "resnet_9blocks"
+    nets = build_cyclegan(preset, channels=channels, image_size=image_size)
+    batches = domains.UnpairedBatches(pair.train_x.images, pair.train_y.images, cfg.batch_size, device=device,
+                                      generator=generator)
+    task = CycleGANTask(nets["G"], nets["F"], nets["D_X"], nets["D_Y"], cfg,
+                        snapshot_inputs=(pair.test_x.images[:8], pair.test_y.images[:8]))
+    history = fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
+                  description=f"cyclegan on {dataset}")
+    return CycleGANRun(nets=nets, pair=pair, history=history, cfg=cfg,
+                       out_dir=Path(out_dir) if out_dir is not None else None,
+                       steps_done=history.step[-1] if history.step else 0)

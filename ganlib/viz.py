@@ -95,6 +95,32 @@ def plot_history(history: "History", title: str | None = None, axes: Sequence | 
     return fig
 
 
+def plot_series(history: "History", panels: dict[str, Sequence[str]], title: str | None = None,
+                logy: bool = False) -> Figure:
+    """One panel per entry of ``panels`` (its title -> the series it draws), against the step.
+
+    Any metric a task reported can be drawn, e.g. CycleGAN's
+    ``{"generators": ["g_gan", "cycle", "identity"], "discriminators": ["d_x_loss", "d_y_loss"]}``.
+    Series a run never reported (all NaN) are left out; an unknown name raises ``AttributeError``.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+    for ax, (panel, names) in zip(axes[0], panels.items()):
+        for name in names:
+            values = np.asarray(getattr(history, name), dtype=float)
+            if len(values) and not np.isnan(values).all():
+                ax.plot(history.step, values, label=name)
+        ax.set_title(panel, fontsize=10)
+        ax.set_xlabel("step")
+        if logy:
+            ax.set_yscale("log")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def _lim(points: np.ndarray, margin: float = 0.5) -> float:
     return float(np.abs(points).max()) + margin
 

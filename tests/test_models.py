@@ -156,7 +156,8 @@ def test_models_hold_no_device_calls_and_start_on_cpu():
 def test_module_exports_exist():
     from ganlib import models
 
-    from ganlib.models import conditional, dcgan
+    from ganlib.models import conditional, cyclegan, dcgan, patchgan
 
+    families = (mlp, dcgan, conditional, patchgan, cyclegan)
     for name in models.__all__:  # every export exists and comes from one family's file
-        assert hasattr(models, name) and any(hasattr(family, name) for family in (mlp, dcgan, conditional))
+        assert hasattr(models, name) and any(hasattr(family, name) for family in families)
