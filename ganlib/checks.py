@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["CheckFailed", "check_close", "check_true"]
+__all__ = ["CheckFailed", "check_close", "check_true", "verdict"]
 
 
 class CheckFailed(AssertionError):
@@ -88,3 +88,18 @@ def _install_one_line_errors() -> None:
 
 
 _install_one_line_errors()
+
+
+def verdict(claim: str, held: bool, evidence: str = "") -> bool:
+    """Print whether a claim a reading makes held in this run, computed from the run's own numbers.
+
+    Prints one line, ``VERDICT held: CLAIM (EVIDENCE)`` or ``VERDICT not held here: CLAIM (EVIDENCE)``,
+    so a run on another machine, profile or seed shows which claims of the reading it supports.
+    Nothing is raised either way: an effect that did not appear is a result, not an error.
+
+    Returns:
+        ``held``, as a bool.
+    """
+    held = bool(held)
+    print(f"VERDICT {'held' if held else 'not held here'}: {claim}" + (f" ({evidence})" if evidence else ""))
+    return held

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 
 __all__ = [
+    "TranslationScores",
+    "translation_scores",
     "gaussian_stats",
     "frechet_distance",
     "inception_score",
@@ -492,6 +494,19 @@ def real_statistics(images: torch.Tensor, extractor: Callable[[torch.Tensor], to
 # Offline evaluation of generated digits with the shipped MNIST classifier
 # ----------------------------------------------------------------------------------------------
 
+def _classify(images: torch.Tensor, batch_size: int, device: str | torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The shipped classifier on 28 px digits: features (N, 64) and softmax p(y | x) (N, 10), float64 on the CPU."""
+    from ganlib.classifier import load_mnist_classifier
+    from ganlib.config import get_device
+
+    device = get_device(device)
+    model, _ = load_mnist_classifier(device)
+    feats = extract_features(model.features, images, batch_size, device=device)  # (N, 64) float64, CPU
+    with torch.no_grad():
+        probs = torch.softmax(model.head(feats.float().to(device)), dim=1).double().cpu()  # (N, 10)
+    return feats, probs
+
+
 @dataclass(frozen=True)
 class DigitScores:
     """Sample quality of generated digits, measured with the shipped MNIST classifier.
@@ -543,20 +558,14 @@ def digit_scores(images: torch.Tensor, labels: torch.Tensor | None = None, *, re
     Returns:
         A :class:`DigitScores`.
     """
-    from ganlib.classifier import load_mnist_classifier
-    from ganlib.config import get_device
     from ganlib.data import load_mnist_5k
 
     fake = _crop_to_28(images.detach().float().cpu())
     real = _crop_to_28(load_mnist_5k().images if real is None else real.detach().float().cpu())
     if labels is not None and labels.shape != (len(fake),):
         raise ValueError(f"labels must have shape ({len(fake)},), got {tuple(labels.shape)}")
-    device = get_device(device)
-    model, _ = load_mnist_classifier(device)
-    fake_feats = extract_features(model.features, fake, batch_size, device=device)  # (N, 64) float64, CPU
-    real_feats = extract_features(model.features, real, batch_size, device=device)  # (M, 64)
-    with torch.no_grad():
-        probs = torch.softmax(model.head(fake_feats.float().to(device)), dim=1).double().cpu()  # (N, 10) p(y | x)
+    fake_feats, probs = _classify(fake, batch_size, device)  # (N, 64), (N, 10)
+    real_feats, _ = _classify(real, batch_size, device)  # (M, 64)
     fid = frechet_distance(*gaussian_stats(real_feats), *gaussian_stats(fake_feats))
     # IS averages over splits, which assumes the samples come in random order: shuffle them, or a
     # class-sorted batch (a conditional G asked for 0, 0, ..., 9, 9) would put one class in each split.
@@ -566,3 +575,53 @@ def digit_scores(images: torch.Tensor, labels: torch.Tensor | None = None, *, re
     precision, recall = precision_recall(real_feats, fake_feats, k=k)
     return DigitScores(fid=fid, inception_score=is_mean, inception_score_std=is_std, accuracy=accuracy,
                        precision=precision, recall=recall, n=len(fake))
+
+
+@dataclass(frozen=True)
+class TranslationScores:
+    """How well an image-to-image G translated digits, measured with the shipped MNIST classifier.
+
+    ``accuracy``: the fraction of G(x) classified as the label of x (does the translation keep the
+    digit?); ``confusion[i, j]``: how many x of class i became a G(x) classified as j; ``fid``: the
+    classifier-feature Fréchet distance between the G(x) and real images of the target domain;
+    ``l1``: mean |G(x) - true translation| where one is known (NaN otherwise); ``predicted``: the
+    class read in each G(x).
+    """
+
+    accuracy: float
+    confusion: torch.Tensor  # (10, 10) int64 counts: row = label of x, column = class of G(x)
+    predicted: torch.Tensor  # (N,) int64: the class the classifier reads in each G(x)
+    fid: float
+    l1: float
+    n: int
+
+
+def translation_scores(translated: torch.Tensor, labels: torch.Tensor, *, real: torch.Tensor,
+                       target: torch.Tensor | None = None, batch_size: int = 500,
+                       device: str | torch.device = "auto") -> TranslationScores:
+    """Score translated digits G(x) against the labels of x, the real target domain and a ground truth.
+
+    Args:
+        translated: G(x), (N, 1, 28, 28) or padded (N, 1, 32, 32), in [-1, 1].
+        labels: (N,) the digits x showed (held back from training: evaluation only).
+        real: real images of the target domain (M, 1, H, W), for the FID.
+        target: the true translations of x (N, 1, H, W) where known (e.g. ``thicken(x)``), for the L1.
+        batch_size, device: how the classifier runs.
+
+    Returns:
+        A :class:`TranslationScores`.
+    """
+    fake = _crop_to_28(translated.detach().float().cpu())
+    if labels.shape != (len(fake),):
+        raise ValueError(f"labels must have shape ({len(fake)},), got {tuple(labels.shape)}")
+    if target is not None and target.shape != translated.shape:
+        raise ValueError(f"target must have the shape of translated {tuple(translated.shape)}, got {tuple(target.shape)}")
+    fake_feats, probs = _classify(fake, batch_size, device)
+    real_feats, _ = _classify(_crop_to_28(real.detach().float().cpu()), batch_size, device)
+    predicted = probs.argmax(dim=1)  # (N,)
+    confusion = torch.zeros(10, 10, dtype=torch.int64)
+    confusion.index_put_((labels.long().cpu(), predicted), torch.ones(len(fake), dtype=torch.int64), accumulate=True)
+    l1 = (translated.detach().float().cpu() - target.float().cpu()).abs().mean().item() if target is not None else math.nan
+    return TranslationScores(accuracy=float((predicted == labels.cpu()).double().mean()), confusion=confusion,
+                             predicted=predicted, fid=frechet_distance(*gaussian_stats(real_feats), *gaussian_stats(fake_feats)), l1=l1,
+                             n=len(fake))

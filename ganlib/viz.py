@@ -281,6 +281,10 @@ def _describe_layer(module: torch.nn.Module) -> str:
                 f"stride {module.stride[0]}, pad {module.padding[0]})")
     if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
         return f"{name}({module.num_features})"
+    if isinstance(module, torch.nn.modules.instancenorm._InstanceNorm):
+        return f"{name}({module.num_features}{', affine' if module.affine else ''})"
+    if isinstance(module, torch.nn.ReflectionPad2d):
+        return f"{name}({module.padding[0]})"
     extra = module.extra_repr()
     return f"{name}({extra})" if extra else name
 

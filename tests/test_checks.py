@@ -51,3 +51,12 @@ def test_in_a_notebook_failed_checks_and_unwritten_exercises_show_one_line_other
     assert check.traceback == ["✗ D*(x) at p_data = p_g: expected 0.5, got 0.25"]
     assert len(todo.traceback) == 1 and todo.traceback[0].startswith("✗ Exercise 2.1 (f) is not written yet")
     assert other.ename == "ZeroDivisionError" and len(other.traceback) > 1  # a real bug keeps its traceback
+
+
+def test_verdict_prints_one_line_that_says_whether_the_claim_held(capsys):
+    from ganlib.checks import verdict
+
+    assert verdict("A beats B", 0.9 > 0.8, "0.90 vs 0.80") is True
+    assert verdict("C beats D", False) is False
+    assert capsys.readouterr().out.splitlines() == ["VERDICT held: A beats B (0.90 vs 0.80)",
+                                                     "VERDICT not held here: C beats D"]

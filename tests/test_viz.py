@@ -194,3 +194,20 @@ def test_plot_critic_2d_draws_the_raw_scores():
     assert ax.get_title() == "t"
     assert ax.get_xlim() == (-2.0, 2.0)
     plt.close(fig)
+
+
+def test_layer_table_names_instance_norm_and_reflection_padding_briefly():
+    model = torch.nn.Sequential(torch.nn.ReflectionPad2d(3), torch.nn.Conv2d(1, 4, 7), torch.nn.InstanceNorm2d(4))
+    table = viz.layer_table(model, (1, 8, 8))
+    assert "ReflectionPad2d(3)" in table and "InstanceNorm2d(4)" in table and "eps" not in table
+
+
+def test_plot_series_draws_the_named_series_and_skips_unreported_ones():
+    h = History(names=("a", "b", "never"))
+    for step in (1, 2, 3):
+        h.record(step, {"a": step, "b": -step})
+    fig = viz.plot_series(h, {"first": ["a", "never"], "second": ["b"]})
+    first, second = fig.axes
+    assert [line.get_label() for line in first.lines] == ["a"] and [line.get_label() for line in second.lines] == ["b"]
+    with pytest.raises(AttributeError, match="no series 'zzz'"):
+        viz.plot_series(h, {"x": ["zzz"]})
