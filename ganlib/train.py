@@ -52,6 +52,7 @@ def train(
     step_fn: Callable[..., dict[str, torch.Tensor]] | None = None,
     G_ema: nn.Module | None = None,
     snapshot_inputs: torch.Tensor | None = None,
+    g_regularizer: Callable[[nn.Module], torch.Tensor] | None = None,
 ) -> History:
     """Train G against D with the alternating algorithm and return the :class:`History`.
 
@@ -76,6 +77,8 @@ def train(
             G's weights with half-life ``cfg.ema_half_life`` images; snapshots then come from it.
         snapshot_inputs: image-to-image only (and required there): the fixed conditions
             (N, C_in, H, W) whose translations the snapshots show.
+        g_regularizer: optional penalty on G's weights, ``g_regularizer(G) -> scalar``, added to G's
+            loss in every generator update and logged as ``g_reg`` (BigGAN's orthogonal regulariser).
 
     Returns:
         The History, with losses every ``cfg.log_every`` steps and sample snapshots.
@@ -85,6 +88,7 @@ def train(
         CheckpointError: ``resume`` was asked for and the checkpoint is missing or unreadable.
     """
     cfg = cfg or TrainConfig()
-    task = AlternatingTask(G, D, cfg, step_fn=step_fn, G_ema=G_ema, snapshot_inputs=snapshot_inputs)
+    task = AlternatingTask(G, D, cfg, step_fn=step_fn, G_ema=G_ema, snapshot_inputs=snapshot_inputs,
+                           g_regularizer=g_regularizer)
     return fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
                description=task.describe())

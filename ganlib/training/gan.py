@@ -122,9 +122,14 @@ def generator_step(
     *,
     target: torch.Tensor | None = None,
     l1_weight: float = 0.0,
+    regularizer: Callable[[], torch.Tensor] | None = None,
     autocast: Callable[[], ContextManager] = contextlib.nullcontext,
 ) -> dict[str, torch.Tensor]:
     """One update of G: descend ``g_loss(D(G(z)))`` with D held fixed.
+
+    With a ``regularizer`` (a function of no arguments returning a scalar computed from G's weights,
+    e.g. BigGAN's orthogonal regulariser), G descends ``g_loss + regularizer()`` and the metrics
+    include ``g_reg``, its value.
 
     With a ``target`` (image-to-image), ``z`` is the condition image and G also descends
     ``l1_weight * mean |target - G(z)|``, pix2pix's reconstruction term (Isola et al. 2017, Eq. 4);
@@ -140,6 +145,10 @@ def generator_step(
             l1 = (target.float() - fake.float()).abs().mean()  # Eq. 3: E ||y - G(x, z)||_1
             loss = loss + l1_weight * l1  # Eq. 4: G* = arg min_G max_D L_cGAN(G, D) + lambda L_L1(G)
             metrics["l1"] = l1.detach()
+        if regularizer is not None:
+            reg = regularizer()  # a penalty on G's weights, already weighted (e.g. beta ||W W^T (1 - I)||^2)
+            loss = loss + reg
+            metrics["g_reg"] = reg.detach()
         grad_norm = optimizer_step(opt_g, loss)
     return {"g_loss": loss.detach(), "g_grad_norm": grad_norm, **metrics}
 
@@ -157,6 +166,7 @@ def train_step(
     d_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = losses.discriminator_loss,
     gp_weight: float = 0.0,
     clip: float | None = None,
+    g_regularizer: Callable[[], torch.Tensor] | None = None,
     autocast: Callable[[], ContextManager] = contextlib.nullcontext,
 ) -> dict[str, torch.Tensor]:
     """One iteration of the lecture's algorithm: k discriminator updates, then one generator update.
@@ -171,6 +181,7 @@ def train_step(
         k: discriminator updates per generator update.
         g_loss: generator loss of fake logits, e.g. ``losses.generator_loss_nonsaturating``.
         d_loss, gp_weight, clip, autocast: passed to :func:`discriminator_step`.
+        g_regularizer: passed to :func:`generator_step` as its ``regularizer`` (a penalty on G's weights).
 
     Returns:
         Detached scalar tensors: the last D update's metrics (see :func:`discriminator_step`),
@@ -182,7 +193,8 @@ def train_step(
         d_metrics = discriminator_step(G, D, opt_d, real, sample_z(real.shape[0]), d_loss=d_loss,
                                        gp_weight=gp_weight, clip=clip, autocast=autocast)
     # ---- Phase 2: one generator update, D fixed: make D(G(z)) look real ----
-    g_metrics = generator_step(G, D, opt_g, sample_z(real.shape[0]), g_loss, autocast=autocast)
+    g_metrics = generator_step(G, D, opt_g, sample_z(real.shape[0]), g_loss, regularizer=g_regularizer,
+                               autocast=autocast)
     return {**d_metrics, **g_metrics}
 
 
@@ -369,13 +381,17 @@ class AlternatingTask:
             snapshots then come from it.
         snapshot_inputs: image-to-image only (and required there): the fixed conditions
             (N, C_in, H, W) whose translations the snapshots show.
+        g_regularizer: optional penalty on G's weights, ``g_regularizer(G) -> scalar``, added to G's loss
+            (e.g. ``functools.partial(losses.orthogonal_regularization_of, beta=1e-4)``, BigGAN); the
+            step function receives it as ``g_regularizer=`` (:func:`train_step` supports it).
     """
 
     name = "gan"
     metric_names = GAN_SERIES
 
     def __init__(self, G: nn.Module, D: nn.Module, cfg: TrainConfig, *, step_fn: Callable[..., dict] | None = None,
-                 G_ema: nn.Module | None = None, snapshot_inputs: torch.Tensor | None = None):
+                 G_ema: nn.Module | None = None, snapshot_inputs: torch.Tensor | None = None,
+                 g_regularizer: Callable[[nn.Module], torch.Tensor] | None = None):
         if cfg.k < 1:
             raise ValueError(f"need k >= 1, got {cfg}")
         self.cfg = cfg
@@ -392,6 +408,7 @@ class AlternatingTask:
         # torch.compile cannot differentiate twice, which the gradient penalty does through D: keep D eager then.
         self.eager = ("D",) if self.objective.gp_weight > 0 else ()
         self.snapshot_inputs = snapshot_inputs
+        self.g_regularizer = g_regularizer
         if not self.translator:
             # The snapshot latents are fixed for the whole run, so snapshots show one z moving over time.
             self.z_fixed = torch.randn(cfg.n_snapshot, G.cfg.latent_dim,
@@ -414,6 +431,9 @@ class AlternatingTask:
             extras["autocast"] = ctx.autocast
         if self.translator:
             extras["l1_weight"] = cfg.l1_weight
+        if self.g_regularizer is not None:
+            G = self.modules["G"]
+            extras["g_regularizer"] = lambda: self.g_regularizer(G)
         sample_z = None
         if not self.translator:
             latent_dim = self.modules["G"].cfg.latent_dim
