@@ -2,6 +2,7 @@
 
 Modules, each importable on its own:
 
+- :mod:`ganlib.aliasing` why pointwise nonlinearities alias and StyleGAN3's filtered remedy, with ideal filters
 - :mod:`ganlib.config`  run profiles (smoke / quick / full), device choice, seeding
 - :mod:`ganlib.data`    toy 2-D mixtures, the bundled MNIST subset, torchvision datasets, batches
 - :mod:`ganlib.domains` unpaired image domains for CycleGAN: handwritten vs typeset digits, thin vs thick, the photo sets
