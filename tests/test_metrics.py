@@ -261,3 +261,27 @@ def test_frechet_distance_with_dead_features_matches_the_live_subspace():
     expected = metrics.frechet_distance(*metrics.gaussian_stats(live1), *metrics.gaussian_stats(live2))
     got = metrics.frechet_distance(*metrics.gaussian_stats(full1), *metrics.gaussian_stats(full2))
     assert abs(got - expected) <= 1e-10 * abs(expected)
+
+
+def test_perceptual_path_length_of_a_linear_map_in_w_is_its_squared_gain():
+    """For generate(w) = A w and features = identity, d / eps^2 = ||A (b - a)||^2 exactly along a lerp."""
+    from ganlib.metrics import perceptual_path_length
+
+    g = torch.Generator().manual_seed(0)
+    A = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    a, b = torch.randn(10, 4, generator=g, dtype=torch.float64), torch.randn(10, 4, generator=g, dtype=torch.float64)
+    mean, lengths = perceptual_path_length(lambda w: w @ A.T, a, b, space="w", features=lambda x: x, epsilon=1e-3,
+                                           generator=g)
+    expected = ((b - a) @ A.T).pow(2).sum(dim=1)
+    assert torch.allclose(lengths, expected, rtol=1e-9) and abs(mean - expected.mean().item()) < 1e-9
+
+
+def test_slerp_stays_on_the_sphere_and_hits_its_ends():
+    from ganlib.metrics import slerp
+
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.randn(5, 8, generator=g, dtype=torch.float64), torch.randn(5, 8, generator=g, dtype=torch.float64)
+    a, b = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
+    assert torch.allclose(slerp(a, b, torch.zeros(5, dtype=torch.float64)), a, atol=1e-9)
+    assert torch.allclose(slerp(a, b, torch.ones(5, dtype=torch.float64)), b, atol=1e-9)
+    assert torch.allclose(slerp(a, b, torch.full((5,), 0.3, dtype=torch.float64)).norm(dim=1), torch.ones(5, dtype=torch.float64))
