@@ -115,7 +115,7 @@ def student_notebook(solution: nbformat.NotebookNode, name: str = "notebook") ->
         ValueError: unbalanced markers, or a solution region outside a function or outside a cell
             tagged ``exercise``.
     """
-    number = re.match(r"0*(\d+)", name)
+    number = re.match(r"0*(\d+[a-z]?)", name)  # "08a_..." -> "8a": Exercise 8a.1
     label = number.group(1) if number else name
     student = nbformat.from_dict(solution)
     cells, exercises, counter = [], [], [0]
@@ -280,7 +280,7 @@ def sync_course_map(readme: str, filenames: list[str], colab: ColabSettings) -> 
         return readme, [f"README.md has no course map between {MAP_START} and {MAP_END}"]
     head, rest = readme.split(MAP_START, 1)
     table, tail = rest.split(MAP_END, 1)
-    by_number = {re.match(r"\d+", name).group(): name for name in filenames if re.match(r"\d+", name)}
+    by_number = {re.match(r"\d+[a-z]?", name).group(): name for name in filenames if re.match(r"\d+", name)}
     lines, seen = table.split("\n"), set()
     for i, line in enumerate(lines):
         cells = _split_row(line)

@@ -69,8 +69,9 @@ __all__ = [
 ]
 
 SEPARATORS = "_-. "
-_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{2})(?!\d)")  # NN at the start or after a separator
-_TEST_FILE = re.compile(r"test_(\d{2})_\w+\.py")
+# NN (or NN plus one letter, for a notebook in parts: 08a, 08b) at the start or after a separator
+_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{2}(?:[a-z](?![A-Za-z]))?)(?!\d)")
+_TEST_FILE = re.compile(r"test_(\d{2}[a-z]?)_\w+\.py")
 MAX_NOTEBOOK_BYTES = 50 << 20  # a submission larger than this is not even copied
 MAX_REPORT_BYTES = 20 << 20  # pytest's junit report, written by the child
 

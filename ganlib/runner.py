@@ -62,10 +62,13 @@ def find_notebooks(selection: Sequence[str], root: str | Path = ".") -> list[Pat
         return found
     paths = []
     for item in selection:
-        if re.fullmatch(r"\d{1,2}", item):
-            matches = sorted(solutions.glob(f"{int(item):02d}_*.ipynb"))
+        number = re.fullmatch(r"(\d{1,2})([a-z]?)", item)
+        if number:  # "8" or "08": every part (08a, 08b); "08a": that part
+            digits, part = f"{int(number.group(1)):02d}", number.group(2)
+            matches = sorted(solutions.glob(f"{digits}{part}_*.ipynb")) + (
+                [] if part else sorted(solutions.glob(f"{digits}[a-z]_*.ipynb")))
             if not matches:
-                raise ValueError(f"no notebook numbered {int(item):02d} in {solutions}")
+                raise ValueError(f"no notebook numbered {digits}{part} in {solutions}")
             paths += matches
         elif Path(item).is_file():
             paths.append(Path(item))
