@@ -518,16 +518,34 @@ class InMemoryBatches:
 
     def __next__(self) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """The next batch, (B, ...) on ``device``; a pair ``(data, targets)`` when there are targets."""
-        n = len(self.data)
-        if len(self._perm) == 0 or self._pos + self.batch_size > n:  # start a new epoch
-            self._set_perm(torch.randperm(n, generator=self.generator))
+        return self.take(self.batch_size)
+
+    def take(self, n: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The next ``n`` items of the current permutation, for a batch size that changes during a run
+        (ProGAN's per-resolution batch sizes); ``next(batches)`` is ``take(batch_size)``.
+
+        When fewer than ``n`` items are left in the epoch, they are skipped and a new epoch starts,
+        as the dropped incomplete batch of :meth:`__next__`. The position is part of
+        :meth:`state_dict`, so a resumed run takes the same items.
+
+        Args:
+            n: items to take, 1 <= n <= N.
+
+        Returns:
+            (n, ...) on ``device``; a pair ``(data, targets)`` when there are targets.
+        """
+        size = len(self.data)
+        if _check_batch_size(n) > size:
+            raise ValueError(f"cannot take {n} items from a dataset of {size}")
+        if len(self._perm) == 0 or self._pos + n > size:  # start a new epoch
+            self._set_perm(torch.randperm(size, generator=self.generator))
             self._pos = 0
             self._epoch += 1
-        idx = self._perm_on_device[self._pos:self._pos + self.batch_size]  # (B,)
-        self._pos += self.batch_size
+        idx = self._perm_on_device[self._pos:self._pos + n]  # (n,)
+        self._pos += n
         if self.targets is None:
-            return self._gather(self.data, idx)  # (B, ...)
-        return self._gather(self.data, idx), self._gather(self.targets, idx)  # (B, ...), (B, ...)
+            return self._gather(self.data, idx)  # (n, ...)
+        return self._gather(self.data, idx), self._gather(self.targets, idx)  # (n, ...), (n, ...)
 
     def _gather(self, tensor: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         if self.on_device:

@@ -59,7 +59,10 @@ class NonFiniteLossError(RuntimeError):
 
 
 class Batches(Protocol):
-    """What the loop reads real data from: an endless iterator with a restorable state."""
+    """What the loop reads real data from: an endless iterator with a restorable state.
+
+    A task whose batch size varies (ProGAN) also needs ``take(n) -> batch of n``; see ``_LoopBatches``.
+    """
 
     def __next__(self) -> torch.Tensor | tuple[torch.Tensor, ...]: ...
     def state_dict(self) -> dict: ...
@@ -206,7 +209,12 @@ class Context:
 
 
 class _LoopBatches:
-    """The user's batches, counted (real images consumed) and, on CUDA, in NHWC layout."""
+    """The user's batches, counted (real images consumed) and, on CUDA, in NHWC layout.
+
+    A step reads ``next(batches)``; a task whose batch size changes during the run (ProGAN's per
+    resolution) reads ``batches.take(n)`` instead, which the user's batches must then offer
+    (:meth:`ganlib.data.InMemoryBatches.take`). Either way the images are counted into the progress.
+    """
 
     def __init__(self, batches: Batches, progress: Progress, channels_last: bool):
         self.batches, self.progress, self.channels_last = batches, progress, channels_last
@@ -215,7 +223,17 @@ class _LoopBatches:
         return self
 
     def __next__(self) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        batch = next(self.batches)
+        return self._deliver(next(self.batches))
+
+    def take(self, n: int) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The next ``n`` samples (a batch of any size), counted like a batch from ``next``."""
+        take = getattr(self.batches, "take", None)
+        if take is None:
+            raise TypeError(f"this task asks for batches of varying size, which {type(self.batches).__name__} "
+                            "cannot deliver: it has no take(n); use ganlib.data.InMemoryBatches")
+        return self._deliver(take(n))
+
+    def _deliver(self, batch: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor | tuple[torch.Tensor, ...]:
         first = batch if isinstance(batch, torch.Tensor) else batch[0]
         self.progress.images += int(first.shape[0])
         if not self.channels_last:
