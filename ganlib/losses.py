@@ -21,10 +21,17 @@ CycleGAN's reconstruction terms are not functions of logits but of images: the c
 loss and the identity loss compare an image with what comes back from the generators, one
 argument order for both: ``(x, x_from_generators, y, y_from_generators)``, domain X first. The
 caller weights them (lambda_cyc = 10, lambda_id = 5 in the paper).
+
+StyleGAN2's regularisers follow the penalty convention: :func:`r1_penalty` (D's gradient at real
+data) and :func:`path_length_penalty` (G's Jacobian in W) return one term per sample, and the
+training task weights them and applies them lazily (every 16 and 4 iterations). BigGAN's
+:func:`orthogonal_regularization` is a penalty on weights, not samples: it returns the weighted
+scalar.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -49,6 +56,11 @@ __all__ = [
     "least_squares_generator_loss",
     "cycle_consistency_loss",
     "identity_loss",
+    "r1_penalty",
+    "path_length_penalty",
+    "update_path_length_mean",
+    "orthogonal_regularization",
+    "orthogonal_regularization_of",
     "Objective",
     "OBJECTIVES",
     "objective",
@@ -361,6 +373,158 @@ def identity_loss(x: torch.Tensor, F_of_x: torch.Tensor, y: torch.Tensor, G_of_y
     x_term = (F_of_x - x).abs().mean()  # E||F(x) - x||_1
     y_term = (G_of_y - y).abs().mean()  # E||G(y) - y||_1
     return x_term + y_term
+
+
+# --------------------------------------------------------------------------- StyleGAN2's and BigGAN's regularisers
+
+
+def r1_penalty(D: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor) -> torch.Tensor:
+    """The R1 penalty, one term per sample: ||grad_x D(x)||^2 at real data (Mescheder et al. 2018, Eq. 9).
+
+    R1(psi) = gamma/2 E_{x ~ p_data} ||grad_x D_psi(x)||^2 penalises D's gradient on the data only,
+    which makes the game locally convergent where the unregularised one oscillates. The caller
+    weights it, ``gamma / 2 * r1.mean()`` (StyleGAN2: gamma = 10 at 1024 px; far smaller for small
+    images), and adds it to D's loss; StyleGAN2 does so lazily, every 16 steps, times 16.
+
+    As in :func:`gradient_penalty`: the gradient is taken with ``create_graph=True`` (a double
+    backward: keep it eager, outside fp16 autocast), in at least float32, and per-sample terms need
+    a D that treats samples independently; a minibatch-stddev layer mixes them slightly, which
+    StyleGAN2 accepts. ``real`` is detached: the penalty trains D only.
+
+    Args:
+        D: maps images (B, ...) to logits of shape (B,) or (B, 1).
+        real: real samples (B, ...).
+
+    Returns:
+        Per-sample squared gradient norms, shape (B,), float32 (float64 for float64 inputs).
+    """
+    assert real.ndim >= 2, f"r1_penalty expects a batch (B, ...), got {tuple(real.shape)}"
+    dtype = torch.promote_types(real.dtype, torch.float32)
+    x = real.detach().to(dtype).requires_grad_(True)  # (B, ...)
+    logits = D(x)  # (B,) or (B, 1)
+    assert logits.numel() == x.shape[0], f"D must return one logit per sample, got {tuple(logits.shape)}"
+    (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)  # (B, ...): samples are independent
+    return grad.square().flatten(1).sum(dim=1)  # (B,)  ||grad_x D(x)||_2^2
+
+
+def path_length_penalty(
+    synthesis: Callable[[torch.Tensor], torch.Tensor],
+    ws: torch.Tensor,
+    pl_mean: torch.Tensor | float,
+    *,
+    noise: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """StyleGAN2's path length regulariser, one term per sample (Karras et al. 2020, Sec. 3.2, Eq. 4).
+
+    E_{w, y ~ N(0, I)} (||J_w^T y||_2 - a)^2, with J_w = dg(w)/dw the Jacobian of the synthesis
+    network at w and ``a`` the running mean of the lengths: a fixed-size step in W should change
+    the image by a fixed amount, in every direction, whatever w. J_w^T y is one backward pass,
+    the gradient of (g(w) . y).sum() with respect to w, no Jacobian is formed. As in the paper's
+    code, y is scaled by 1/sqrt(H W) (so lengths do not grow with the resolution) and the length
+    of a sample is sqrt(mean over layers of sum over w_dim of (J^T y)^2), i.e. ws holds one w per
+    layer and the layers' squared lengths are averaged.
+
+    The penalty here measures from ``pl_mean`` as passed in (the mean *before* this batch); the
+    paper's code first moves the mean by this batch's lengths, a difference of ``decay`` (1 %) of
+    the gap. Update the mean with :func:`update_path_length_mean`. The caller weights the penalty
+    (``pl_weight = 2``) and applies it lazily (every 4 steps, times 4, on half a batch).
+
+    The gradient is taken with ``create_graph=True`` (a double backward through G: keep it eager).
+
+    Args:
+        synthesis: maps ws (B, num_layers, w_dim) to images (B, C, H, W), e.g. ``G.synthesis``.
+        ws: the w's (B, num_layers, w_dim); if they do not require gradients they are made a leaf
+            that does (then the penalty trains the synthesis network only).
+        pl_mean: a, the running mean of the lengths (a float or a 0-dim tensor).
+        noise: y before its 1/sqrt(H W) scaling, (B, C, H, W); by default drawn N(0, I).
+        generator: random generator for y (on ``ws.device``).
+
+    Returns:
+        ``(penalty, lengths)``: (B,) each; penalty = (lengths - a)^2, lengths = ||J_w^T y|| (with graph).
+    """
+    assert ws.ndim == 3, f"path_length_penalty expects ws (B, num_layers, w_dim), got {tuple(ws.shape)}"
+    if not ws.requires_grad:
+        ws = ws.detach().requires_grad_(True)
+    images = synthesis(ws)  # (B, C, H, W)
+    B, _, H, W = images.shape
+    if noise is None:
+        noise = torch.randn(images.shape, device=images.device, dtype=images.dtype, generator=generator)
+    assert noise.shape == images.shape, f"noise must have the images' shape {tuple(images.shape)}, got {tuple(noise.shape)}"
+    y = noise / math.sqrt(H * W)  # y ~ N(0, I / (H W))
+    (grads,) = torch.autograd.grad((images * y).sum(), ws, create_graph=True)  # (B, L, w_dim): J_w^T y
+    grads = grads.to(torch.promote_types(grads.dtype, torch.float32))  # fp32 at least, fp64 stays fp64
+    lengths = grads.square().sum(dim=2).mean(dim=1).sqrt()  # (B,)  ||J_w^T y||_2, layers averaged
+    return (lengths - pl_mean) ** 2, lengths  # (B,), (B,)  Eq. 4: (||J_w^T y||_2 - a)^2
+
+
+def update_path_length_mean(pl_mean: torch.Tensor | float, lengths: torch.Tensor,
+                            decay: float = 0.01) -> torch.Tensor:
+    """The running mean ``a`` of path lengths after one batch: a + decay (mean(lengths) - a).
+
+    Pure: returns the new mean (a detached 0-dim tensor) and leaves ``pl_mean`` alone.
+    """
+    target = lengths.detach().to(torch.promote_types(lengths.dtype, torch.float32)).mean()
+    return torch.as_tensor(pl_mean, dtype=target.dtype, device=target.device).lerp(target, decay)  # a <- a + d (mean - a)
+
+
+def _filter_rows(weight: torch.Tensor) -> torch.Tensor:
+    """A weight as a matrix with one row per output unit: (out, in) or (out, in * k * k)."""
+    assert weight.ndim >= 2, f"orthogonal regularisation needs a matrix or a kernel, got {tuple(weight.shape)}"
+    return weight.reshape(weight.shape[0], -1)
+
+
+def orthogonal_regularization(weight: torch.Tensor, beta: float = 1e-4, *, off_diagonal: bool = True) -> torch.Tensor:
+    """BigGAN's orthogonal regularisation of one weight (Brock et al. 2019, Sec. 3.1).
+
+    With the weight as a matrix W of one row per output filter, (out, in) for a dense layer and
+    (out, in * k * k) for a convolution, the Gram matrix G = W W^T (out x out) holds the dot
+    products between filters. Then
+
+    - ``off_diagonal=True``: R_beta(W) = beta ||W W^T ⊙ (1 - I)||_F^2, BigGAN's relaxed form: filters
+      pushed towards mutual orthogonality, their norms left free. The paper writes W^T W with the
+      filters as W's columns; the authors' code (``utils.ortho``) forms W W^T over the rows of
+      ``weight.view(out, -1)``, as here. Their code adds 2 beta (G ⊙ (1 - I)) W to the gradient,
+      which is the gradient of beta/2 times this value: use beta/2 here to match its steps exactly.
+    - ``off_diagonal=False``: R_beta(W) = beta ||W W^T - I||_F^2, the lecture's form
+      beta ||W^T W - I||_F^2 (Brock et al. 2017) with the same Gram matrix of filters: also pins
+      every filter's norm to 1. For a convolution with out > in * k * k it cannot reach 0 (the Gram
+      matrix has rank at most in * k * k).
+
+    Args:
+        weight: (out, in) or (out, in, k, k).
+        beta: the strength (BigGAN: 1e-4).
+        off_diagonal: the relaxed form (True) or the full one (False).
+
+    Returns:
+        A scalar, already weighted by beta.
+    """
+    W = _filter_rows(weight)  # (out, n)
+    gram = W @ W.t()  # (out, out): W W^T, dot products between filters
+    eye = torch.eye(W.shape[0], dtype=W.dtype, device=W.device)
+    if off_diagonal:
+        return beta * (gram * (1 - eye)).square().sum()  # beta ||W W^T ⊙ (1 - I)||_F^2
+    return beta * (gram - eye).square().sum()  # beta ||W W^T - I||_F^2
+
+
+def orthogonal_regularization_of(module: nn.Module, beta: float = 1e-4, off_diagonal: bool = True) -> torch.Tensor:
+    """:func:`orthogonal_regularization` summed over every weight matrix and kernel of ``module``.
+
+    Counted: the ``weight`` of every submodule that has one with two or more dimensions (``nn.Linear``,
+    ``nn.Conv*``, the equalised layers of :mod:`ganlib.models.progan`); embeddings (``nn.Embedding``)
+    are left out, as BigGAN leaves out its shared class embedding. Under a parametrisation (spectral
+    norm) ``module.weight`` is the normalised weight, which is what gets penalised.
+
+    Returns:
+        A scalar (0 for a module without weights).
+    """
+    total = torch.zeros(())
+    for m in module.modules():
+        weight = getattr(m, "weight", None)
+        if isinstance(m, nn.Embedding) or not isinstance(weight, torch.Tensor) or weight.ndim < 2:
+            continue
+        total = total.to(weight) + orthogonal_regularization(weight, beta, off_diagonal=off_diagonal)
+    return total
 
 
 # --------------------------------------------------------------------------- objectives by name
