@@ -10,6 +10,8 @@ Examples::
     python -m ganlib train cgan --dataset mnist-5k --out runs/cgan
     python -m ganlib train cyclegan --out runs/cyclegan                 # handwritten <-> typeset digits
     python -m ganlib train cyclegan --dataset horse2zebra --device cuda --profile full
+    python -m ganlib train progan --out runs/progan                     # 4 -> 8 -> 16 -> 32 px
+    python -m ganlib train stylegan --dataset cifar10 --device cuda --profile full
     python -m ganlib course build [--check]
     python -m ganlib course run 01 02 --profile smoke --out out/smoke
     python -m ganlib course grade submissions/ --out grades.csv
@@ -22,7 +24,7 @@ import sys
 from pathlib import Path
 
 from ganlib import config, data
-from ganlib.recipes import CYCLEGAN, CYCLEGAN_DESCRIPTION, MODELS
+from ganlib.recipes import CYCLEGAN, CYCLEGAN_DESCRIPTION, GROWING, MODELS
 from ganlib.train import CheckpointError, NonFiniteLossError
 
 
@@ -32,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a GAN and write samples, curves, history and a checkpoint")
     t.add_argument("model", help="; ".join([*(f"{name}: {r.description}" for name, r in MODELS.items()),
+                                            *(f"{name}: {text}" for name, text in GROWING.items()),
                                             f"{CYCLEGAN}: {CYCLEGAN_DESCRIPTION}"]))
     t.add_argument("--dataset", default=None, help=f"one of: {', '.join(data.dataset_names())} (default mnist-5k, "
                    "bundled); for cyclegan a domain pair (default mnist-typeset, offline)")
@@ -98,13 +101,14 @@ def _train(args: argparse.Namespace) -> int:
     if args.dataset is None:
         args.dataset = "mnist-typeset" if args.model == CYCLEGAN else "mnist-5k"
     recipes.check_choice(args.model, args.dataset)  # before anything is written
-    if args.model == CYCLEGAN:
+    if args.model in (CYCLEGAN, *GROWING):
         ignored = [flag for flag, value, default in (("--k", args.k, None), ("--g-loss", args.g_loss, "non-saturating"),
                                                      ("--ema-half-life", args.ema_half_life, 10_000.0))
                    if value != default]
         if ignored:
-            raise ValueError(f"{', '.join(ignored)} do not apply to cyclegan; its options are --lambda-cyc, "
-                             "--lambda-id and --pool-size")
+            raise ValueError(f"{', '.join(ignored)} do not apply to {args.model}"
+                             + ("; its options are --lambda-cyc, --lambda-id and --pool-size" if args.model == CYCLEGAN
+                                else ""))
     toy = args.dataset in data.TOY_DATASETS
     profile = config.resolve_profile(args.profile)
     device = config.get_device(args.device)
@@ -118,6 +122,8 @@ def _train(args: argparse.Namespace) -> int:
     print(f"training {args.model} on {args.dataset}: profile {profile}, device {device}, out {out}")
     if args.model == CYCLEGAN:
         return _write_cyclegan(args, out, profile, device)
+    if args.model in GROWING:
+        return _write_growing(args, out, profile, device)
     run = recipes.train_recipe(
         args.model, args.dataset, out_dir=out, profile=profile, device=device, resume=args.resume, steps=args.steps,
         seed=args.seed, k=args.k, g_loss=args.g_loss, batch_size=args.batch_size, ema_half_life=args.ema_half_life,
@@ -173,6 +179,32 @@ def _write_cyclegan(args: argparse.Namespace, out: Path, profile: str, device) -
     print(f"final {last}")
     print(f"wrote {out / 'samples_x2y.png'} (rows: x, G(x), F(G(x))), {out / 'samples_y2x.png'} (y, F(y), G(F(y))), "
           f"{out / 'losses.png'}, {out / 'history.json'}, {out / training.CHECKPOINT_NAME}")
+    return 0
+
+
+def _write_growing(args: argparse.Namespace, out: Path, profile: str, device) -> int:
+    """Train ProGAN or StyleGAN, then write samples of G_ema, the curves, the history and the checkpoint."""
+    import torch
+
+    from ganlib import recipes, viz
+    from ganlib import train as training
+
+    trainer = recipes.train_progan if args.model == "progan" else recipes.train_stylegan
+    extra = {"batch_size": args.batch_size} if args.batch_size else {}
+    run = trainer(args.dataset, out_dir=out, profile=profile, device=device, resume=args.resume, steps=args.steps,
+                  seed=args.seed, checkpoint_every=args.checkpoint_every, progress=not args.no_progress, **extra)
+    run.history.save_json(out / "history.json")
+    panels = {"losses": ["d_loss", "g_loss"]}
+    panels.update({"resolution": ["resolution"], "fade-in": ["alpha"]} if args.model == "progan"
+                  else {"regularisers": ["r1", "pl", "pl_mean"]})
+    viz.plot_series(run.history, panels, title=f"{args.model} on {args.dataset}").savefig(out / "losses.png", dpi=100)
+    with torch.no_grad():
+        z = torch.randn(64, run.G_ema.cfg.latent_dim, generator=torch.Generator().manual_seed(args.seed))
+        samples = training.sample(run.G_ema, 64, z=z)
+    viz.save_image_grid(samples, out / "samples.png", nrow=8)
+    h = run.history
+    print(f"final {({n: round(getattr(h, n)[-1], 4) for n in ('d_loss', 'g_loss')} if h.step else {})}")
+    print(f"wrote {out / 'samples.png'}, {out / 'losses.png'}, {out / 'history.json'}, {out / training.CHECKPOINT_NAME}")
     return 0
 
 

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from ganlib import config, data
 from ganlib.train import History, TrainConfig, train
 
 __all__ = ["ModelRecipe", "MODELS", "TrainedRun", "check_choice", "build_models", "load_training_data", "train_recipe",
-           "CYCLEGAN", "CYCLEGAN_STEPS", "CycleGANRun", "train_cyclegan"]
+           "CYCLEGAN", "CYCLEGAN_STEPS", "CycleGANRun", "train_cyclegan", "GROWING", "train_progan", "train_stylegan"]
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,18 @@ CYCLEGAN_DESCRIPTION = ("CycleGAN, unpaired translation X <-> Y with cycle consi
 CYCLEGAN_STEPS = {"smoke": 6, "quick": 600, "full": 20000}
 
 
+#: The high-resolution families with a task of their own (notebook 08): name -> description.
+GROWING = {
+    "progan": "progressive growing 4 -> 8 -> 16 -> 32 px with fade-ins, equalised learning rate, pixel norm and "
+              "minibatch std (Karras et al. 2018); image datasets",
+    "stylegan": "StyleGAN2: mapping network, modulated convolutions with demodulation, noise inputs, style mixing, "
+                "lazy R1 and path length regularisation (Karras et al. 2019, 2020); image datasets",
+}
+
+
 def _recipe(name: str) -> ModelRecipe:
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join([*MODELS, CYCLEGAN])}")
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join([*MODELS, *GROWING, CYCLEGAN])}")
     return MODELS[name]
 
 
@@ -115,6 +125,10 @@ def check_choice(name: str, dataset: str) -> ModelRecipe | None:
         if dataset not in domains.DOMAIN_PAIRS:
             raise ValueError(f"cyclegan trains on a pair of image domains, not {dataset!r}; choose one of: "
                              f"{', '.join(domains.DOMAIN_PAIRS)}")
+        return None
+    if name in GROWING:
+        if dataset not in data.IMAGE_DATASETS:
+            raise ValueError(f"{name} trains on images; choose one of: {', '.join(data.IMAGE_DATASETS)}, not {dataset!r}")
         return None
     recipe = _recipe(name)
     if dataset not in data.dataset_names():
@@ -326,3 +340,110 @@ def train_cyclegan(
     return CycleGANRun(nets=nets, pair=pair, history=history, cfg=cfg,
                        out_dir=Path(out_dir) if out_dir is not None else None,
                        steps_done=history.step[-1] if history.step else 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Progressive growing and StyleGAN: tasks of their own
+# ---------------------------------------------------------------------------------------------
+
+
+def _images_32(dataset: str, root: str | os.PathLike | None = None) -> torch.Tensor:
+    """A dataset's images padded to 32 px (the digits' 28 px with background), (N, C, 32, 32)."""
+    from ganlib.models.dcgan import pad_to
+
+    images = data.load_images(dataset, root).images
+    return pad_to(images, 32) if images.shape[-1] == 28 else images
+
+
+def train_progan(
+    dataset: str = "mnist-5k",
+    *,
+    out_dir: str | os.PathLike | None = None,
+    profile: str = "auto",
+    device: str | torch.device = "auto",
+    resume: bool | str = "auto",
+    steps: int | None = None,
+    seed: int = 0,
+    checkpoint_every: int = 500,
+    progress: bool = True,
+    **settings,
+) -> TrainedRun:
+    """Progressive growing (``models.progan``, ``training.progan``) on an image dataset padded to 32 px.
+
+    The profile sets the images per phase (smoke: a few batches; quick: the course's CPU run; full:
+    ten times more); ``steps`` defaults to the whole schedule plus one final stabilise phase.
+    ``settings`` override fields of :class:`~ganlib.training.progan.ProGANTrainConfig` (e.g.
+    ``images_per_phase=``, ``objective=``); a finished run in ``out_dir`` is loaded, not retrained.
+    """
+    from ganlib.models.progan import build_progan, resolutions
+    from ganlib.training import fit
+    from ganlib.training.progan import ProGANTask, ProGANTrainConfig, steps_for_images
+
+    check_choice("progan", dataset)
+    profile = config.resolve_profile(profile)
+    device = config.get_device(device)
+    images = _images_32(dataset)
+    per_phase = {"smoke": 256, "quick": ProGANTrainConfig.images_per_phase, "full": 10 * ProGANTrainConfig.images_per_phase}[profile]
+    cfg = ProGANTrainConfig(seed=seed, checkpoint_every=checkpoint_every, **{"images_per_phase": per_phase, **settings})
+    if steps is None and profile == "quick":
+        steps = cfg.steps  # the course's measured CPU run: grown by step 576, then 224 steps at 32 px
+    elif steps is None:
+        levels = len(resolutions(cfg.start_resolution, cfg.final_resolution))  # 4, 8, 16, 32: 4 levels
+        steps = steps_for_images((2 * (levels - 1) + 1) * cfg.images_per_phase, cfg)  # grow, then stabilise once more
+    cfg = dataclasses.replace(cfg, steps=steps)
+    generator = config.seed_everything(seed)
+    preset = "mnist32" if images.shape[1] == 1 else "cifar32"
+    G, D = build_progan(preset, resolution=cfg.final_resolution)
+    batches = data.InMemoryBatches(images, cfg.batch_size, device=device, generator=generator)
+    task = ProGANTask(G, D, cfg)
+    history = fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
+                  description=f"progan on {dataset}")
+    return TrainedRun(G=G, D=D, G_ema=task.modules["G_ema"], history=history, cfg=cfg,
+                      out_dir=Path(out_dir) if out_dir is not None else None,
+                      steps_done=history.step[-1] if history.step else 0)
+
+
+#: StyleGAN's default steps per profile.
+STYLEGAN_STEPS = {"smoke": 4, "quick": 1500, "full": 30000}
+
+
+def train_stylegan(
+    dataset: str = "mnist-5k",
+    *,
+    out_dir: str | os.PathLike | None = None,
+    profile: str = "auto",
+    device: str | torch.device = "auto",
+    resume: bool | str = "auto",
+    steps: int | None = None,
+    seed: int = 0,
+    architecture: str = "stylegan2",
+    checkpoint_every: int = 500,
+    progress: bool = True,
+    **settings,
+) -> TrainedRun:
+    """StyleGAN (``architecture="stylegan1"``: AdaIN) or StyleGAN2 (modulated convolutions) on an image
+    dataset padded to 32 px, with lazy R1 and path length regularisation (``training.stylegan``).
+
+    ``settings`` override fields of :class:`~ganlib.training.stylegan.StyleGANTrainConfig`; a
+    finished run in ``out_dir`` is loaded, not retrained.
+    """
+    from ganlib.models.stylegan import build_stylegan
+    from ganlib.training import fit
+    from ganlib.training.stylegan import StyleGANTask, StyleGANTrainConfig
+
+    check_choice("stylegan", dataset)
+    profile = config.resolve_profile(profile)
+    device = config.get_device(device)
+    images = _images_32(dataset)
+    cfg = StyleGANTrainConfig(steps=steps if steps is not None else STYLEGAN_STEPS[profile], seed=seed,
+                              checkpoint_every=checkpoint_every, **settings)
+    generator = config.seed_everything(seed)
+    preset = "mnist32" if images.shape[1] == 1 else "cifar32"
+    G, D = build_stylegan(preset, architecture=architecture, image_size=images.shape[-1])
+    batches = data.InMemoryBatches(images, cfg.batch_size, device=device, generator=generator)
+    task = StyleGANTask(G, D, cfg)
+    history = fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
+                  description=f"{architecture} on {dataset}")
+    return TrainedRun(G=G, D=D, G_ema=task.modules["G_ema"], history=history, cfg=cfg,
+                      out_dir=Path(out_dir) if out_dir is not None else None,
+                      steps_done=history.step[-1] if history.step else 0)
