@@ -205,7 +205,7 @@ def test_presets_build_and_give_the_right_shapes(preset, architecture):
 def test_mnist32_preset_at_full_width():
     G, D = build_stylegan("mnist32")
     assert G.cfg.image_size == 32 and G.cfg.channels == 1 and G.cfg.architecture == "stylegan2"
-    assert [G.cfg.fmaps(r) for r in G.cfg.resolutions] == [64, 64, 32, 16]
+    assert [G.cfg.fmaps(r) for r in G.cfg.resolutions] == [64, 32, 16, 8]
     with torch.no_grad():
         images = G(torch.randn(4, G.cfg.latent_dim, generator=_g()))
     assert images.shape == (4, 1, 32, 32) and D(images).shape == (4,)
