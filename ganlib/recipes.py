@@ -366,6 +366,7 @@ def train_progan(
     seed: int = 0,
     checkpoint_every: int = 500,
     progress: bool = True,
+    model: dict | None = None,
     **settings,
 ) -> TrainedRun:
     """Progressive growing (``models.progan``, ``training.progan``) on an image dataset padded to 32 px.
@@ -373,7 +374,9 @@ def train_progan(
     The profile sets the images per phase (smoke: a few batches; quick: the course's CPU run; full:
     ten times more); ``steps`` defaults to the whole schedule plus one final stabilise phase.
     ``settings`` override fields of :class:`~ganlib.training.progan.ProGANTrainConfig` (e.g.
-    ``images_per_phase=``, ``objective=``); a finished run in ``out_dir`` is loaded, not retrained.
+    ``images_per_phase=``, ``objective=``, ``fade_in=False``) and ``model`` fields of the networks'
+    :class:`~ganlib.models.progan.ProGANConfig` (e.g. ``{"minibatch_std": False}``); a finished run
+    in ``out_dir`` is loaded, not retrained.
     """
     from ganlib.models.progan import build_progan, resolutions
     from ganlib.training import fit
@@ -393,7 +396,7 @@ def train_progan(
     cfg = dataclasses.replace(cfg, steps=steps)
     generator = config.seed_everything(seed)
     preset = "mnist32" if images.shape[1] == 1 else "cifar32"
-    G, D = build_progan(preset, resolution=cfg.final_resolution)
+    G, D = build_progan(preset, **{"resolution": cfg.final_resolution, **(model or {})})
     batches = data.InMemoryBatches(images, cfg.batch_size, device=device, generator=generator)
     task = ProGANTask(G, D, cfg)
     history = fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,

@@ -32,6 +32,7 @@ from ganlib.training.progan import (
     ProGANTask,
     ProGANTrainConfig,
     batch_size_at,
+    images_after,
     phase,
     schedule,
     steps_for_images,
@@ -499,6 +500,7 @@ def test_a_run_killed_in_the_middle_of_a_fade_in_resumes_exactly(tmp_path, objec
         assert all(torch.equal(sa[k], sc[k]) for k in sa), name
     # the final checkpoints agree in everything: weights, Adam states, random states, batches, history
     end_a, end_c = load_checkpoint(tmp_path / "a" / CHECKPOINT_NAME), load_checkpoint(tmp_path / "b" / CHECKPOINT_NAME)
+    assert end_c["history"].pop("seconds") > 0 and end_a["history"].pop("seconds") > 0  # wall-clock: not reproducible
     _assert_same(end_a, end_c)
     if objective == "wgan-gp":
         assert all(v >= 0 for v in h_a.gp) and all(v >= 0 for v in h_a.drift)
@@ -515,3 +517,51 @@ def test_bad_settings_are_refused():
         ProGANTask(G, D, _cfg(objective="hinge"))
     with pytest.raises(ValueError, match="share one config"):
         ProGANTask(G, build_progan(_tiny_cfg(fmap_max=4))[1], _cfg())
+
+
+# ---------------------------------------------------------------------------------------------
+# The switches notebook 08a compares: no equalised lr, no minibatch std, no fade-in
+# ---------------------------------------------------------------------------------------------
+
+
+def test_without_equalised_lr_the_same_function_is_stored_at_he_scale():
+    """equalized_lr=False stores c * N(0, 1) and scales by 1: from one seed, the same G and D at initialisation."""
+    G_eq, D_eq = _tiny(3)
+    G_plain, D_plain = _tiny(3, equalized_lr=False)
+    z, x = torch.randn(4, 8, generator=torch.Generator().manual_seed(1)), torch.randn(4, 1, 16, 16)
+    assert torch.allclose(G_plain(z), G_eq(z), atol=1e-6) and torch.allclose(D_plain(x), D_eq(x), atol=1e-5)
+    conv_eq, conv_plain = G_eq.blocks[2].conv1, G_plain.blocks[2].conv1  # 8 -> 4 channels, 3x3: c = sqrt(2 / 72)
+    c = math.sqrt(2 / 72)
+    assert conv_eq.weight_scale == pytest.approx(c) and conv_plain.weight_scale == 1.0
+    assert torch.allclose(conv_plain.weight, conv_eq.weight * c)
+    lin = EqualizedLinear(400, 300, gain=1.0, equalized=False)
+    assert lin.weight.std().item() == pytest.approx(1 / math.sqrt(400), rel=0.02) and lin.weight_scale == 1.0
+
+
+def test_without_minibatch_std_each_sample_is_scored_alone():
+    _, D = _tiny(0, minibatch_std=False)
+    _, D_std = _tiny(0)
+    assert D.blocks[0].conv.weight.shape[1] == 8 and D_std.blocks[0].conv.weight.shape[1] == 9  # no extra channel
+    x = torch.randn(4, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    other = x.clone()
+    other[1:] = torch.randn(3, 1, 16, 16, generator=torch.Generator().manual_seed(1))  # same first sample, new company
+    assert torch.allclose(D(x)[0], D(other)[0], atol=1e-6)
+    assert not torch.allclose(D_std(x)[0], D_std(other)[0], atol=1e-4)  # with it, the group's spread matters
+
+
+def test_without_fade_in_every_phase_has_alpha_one_on_the_same_schedule():
+    cfg = ProGANTrainConfig(start_resolution=4, final_resolution=16, images_per_phase=10, batch_sizes={}, batch_size=2)
+    plain = ProGANTrainConfig(**{**cfg.__dict__, "fade_in": False})
+    for seen in range(0, 60):
+        assert phase(seen, plain) == (phase(seen, cfg)[0], 1.0)
+    assert phase(15, cfg) == (8, 0.5)
+
+
+def test_images_after_inverts_steps_for_images():
+    cfg = ProGANTrainConfig(start_resolution=4, final_resolution=16, images_per_phase=100,
+                            batch_sizes={4: 16, 8: 8, 16: 4})
+    assert images_after(0, cfg) == 0
+    assert images_after(7, cfg) == 7 * 16 and images_after(8, cfg) == 7 * 16 + 8  # 112 >= 100: 8 px from step 8
+    for images in (1, 100, 101, 250, 777):
+        steps = steps_for_images(images, cfg)
+        assert images_after(steps, cfg) >= images > images_after(steps - 1, cfg)

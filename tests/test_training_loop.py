@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -277,3 +278,25 @@ def test_a_g_regularizer_is_added_to_gs_loss_and_logged():
     plain = train(G2, D2, _points(0), TrainConfig(steps=1, batch_size=8, log_every=1), progress=False)
     assert history.g_loss[0] == pytest.approx(plain.g_loss[0] + norms[0], rel=1e-5)
     assert "g_reg" not in plain.names
+
+
+
+class _SleepyTask(ThreePlayerTask):
+    """ThreePlayerTask whose every step also waits 20 ms, so that training time is known from below."""
+
+    def step(self, ctx, batches):
+        time.sleep(0.02)
+        return super().step(ctx, batches)
+
+
+def test_history_keeps_the_training_time_across_a_resume(tmp_path):
+    """history.seconds sums the wall-clock time of every part of a resumed run and travels in the checkpoint."""
+    cfg = LoopConfig(steps=6, batch_size=8)
+    first = fit(_SleepyTask(0), _points(0), LoopConfig(steps=3, batch_size=8), out_dir=tmp_path, progress=False)
+    assert 0.06 <= first.seconds < 5.0
+    saved = load_checkpoint(tmp_path / CHECKPOINT_NAME)["history"]["seconds"]
+    assert saved == pytest.approx(first.seconds, abs=0.05)
+    resumed = fit(_SleepyTask(0), _points(0), cfg, out_dir=tmp_path, resume=True, progress=False)
+    assert resumed.seconds >= saved + 0.06  # three more sleepy steps on top of the first part's time
+    assert "seconds" not in resumed.to_dict()  # the JSON file holds the metrics only
+    assert History.from_state_dict({"step": []}).seconds == 0.0  # checkpoints from before it was kept

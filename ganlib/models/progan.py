@@ -57,14 +57,18 @@ class EqualizedLinear(nn.Module):
         gain: He's gain; sqrt(2) before a (leaky) ReLU, 1 before a linear output.
         lr_multiplier: scales the effective learning rate of this layer (StyleGAN's mapping: 0.01).
         bias_init: the bias's initial value (StyleGAN's style affines start at 1).
+        equalized: False stores the He-initialised weights themselves (scale 1 at run time): the
+            same function at initialisation, the conventional parametrisation, for comparison.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, gain: float = 1.0,
-                 lr_multiplier: float = 1.0, bias_init: float = 0.0):
+                 lr_multiplier: float = 1.0, bias_init: float = 0.0, equalized: bool = True):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
+        scale = gain * lr_multiplier / math.sqrt(in_features)  # He's constant (times the lr multiplier)
+        stored = 1.0 / lr_multiplier if equalized else scale / lr_multiplier
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) * stored)
         self.bias = nn.Parameter(torch.full((out_features,), float(bias_init) / lr_multiplier)) if bias else None
-        self.weight_scale = gain * lr_multiplier / math.sqrt(in_features)  # He's constant, applied at run time
+        self.weight_scale = scale if equalized else lr_multiplier  # equalised: He's constant, applied at run time
         self.bias_scale = lr_multiplier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -82,14 +86,16 @@ class EqualizedConv2d(nn.Module):
         in_channels, out_channels, kernel_size, stride, padding: as ``nn.Conv2d``.
         bias: learn a bias (initialised to 0).
         gain: He's gain; sqrt(2) before a (leaky) ReLU, 1 before a linear output.
+        equalized: False stores the He-initialised weights themselves (see :class:`EqualizedLinear`).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0,
-                 bias: bool = True, *, gain: float = math.sqrt(2)):
+                 bias: bool = True, *, gain: float = math.sqrt(2), equalized: bool = True):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        scale = gain / math.sqrt(in_channels * kernel_size ** 2)  # He's constant
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size) * (1.0 if equalized else scale))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-        self.weight_scale = gain / math.sqrt(in_channels * kernel_size ** 2)
+        self.weight_scale = scale if equalized else 1.0
         self.stride, self.padding = stride, padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -176,6 +182,8 @@ class ProGANConfig:
     fmap_max: int = 512  # ... and 512)
     mbstd_group: int = 4  # minibatch-std group size in D (paper: 4); batch sizes must be multiples of it
     leaky_slope: float = 0.2  # LeakyReLU slope in G and D (paper: 0.2)
+    equalized_lr: bool = True  # weights N(0, 1) scaled by He's constant at run time (Sec. 4.1); False: He init, stored
+    minibatch_std: bool = True  # D's last block appends the minibatch standard deviation (Sec. 3)
 
     def __post_init__(self) -> None:
         if not _is_power_of_two(self.resolution) or self.resolution < 4:
@@ -276,12 +284,12 @@ def _fade_paths(old, new, alpha: float) -> torch.Tensor:
 class _GFirstBlock(nn.Module):
     """z (B, latent) -> (B, width, 4, 4): an equalised dense layer to 4x4, then a 3x3 convolution."""
 
-    def __init__(self, latent_dim: int, width: int, slope: float):
+    def __init__(self, latent_dim: int, width: int, slope: float, equalized: bool = True):
         super().__init__()
         # As in the authors' code, the dense layer's gain is sqrt(2) / 4: He's constant of a 4x4
         # transposed convolution from a 1x1 input, which this layer is.
-        self.dense = EqualizedLinear(latent_dim, width * 16, gain=math.sqrt(2) / 4)
-        self.conv = EqualizedConv2d(width, width, 3, padding=1)
+        self.dense = EqualizedLinear(latent_dim, width * 16, gain=math.sqrt(2) / 4, equalized=equalized)
+        self.conv = EqualizedConv2d(width, width, 3, padding=1, equalized=equalized)
         self.width, self.slope = width, slope
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -294,10 +302,10 @@ class _GBlock(nn.Module):
     """(B, c_in, r, r) -> (B, c_out, 2r, 2r): nearest upsample, then two 3x3 convolutions, each
     followed by LeakyReLU and pixel norm."""
 
-    def __init__(self, c_in: int, c_out: int, slope: float):
+    def __init__(self, c_in: int, c_out: int, slope: float, equalized: bool = True):
         super().__init__()
-        self.conv1 = EqualizedConv2d(c_in, c_out, 3, padding=1)
-        self.conv2 = EqualizedConv2d(c_out, c_out, 3, padding=1)
+        self.conv1 = EqualizedConv2d(c_in, c_out, 3, padding=1, equalized=equalized)
+        self.conv2 = EqualizedConv2d(c_out, c_out, 3, padding=1, equalized=equalized)
         self.slope = slope
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -317,10 +325,10 @@ class ProGANGenerator(nn.Module):
     def __init__(self, cfg: ProGANConfig):
         super().__init__()
         self.cfg = cfg
-        res, w, slope = cfg.resolutions, cfg.width, cfg.leaky_slope
-        self.blocks = nn.ModuleList([_GFirstBlock(cfg.latent_dim, w(4), slope)] +
-                                    [_GBlock(w(r // 2), w(r), slope) for r in res[1:]])
-        self.to_rgb = nn.ModuleList([EqualizedConv2d(w(r), cfg.channels, 1, gain=1.0) for r in res])
+        res, w, slope, eq = cfg.resolutions, cfg.width, cfg.leaky_slope, cfg.equalized_lr
+        self.blocks = nn.ModuleList([_GFirstBlock(cfg.latent_dim, w(4), slope, eq)] +
+                                    [_GBlock(w(r // 2), w(r), slope, eq) for r in res[1:]])
+        self.to_rgb = nn.ModuleList([EqualizedConv2d(w(r), cfg.channels, 1, gain=1.0, equalized=eq) for r in res])
 
     def forward(self, z: torch.Tensor, resolution: int | None = None, alpha: float = 1.0) -> torch.Tensor:
         """Generate images at one phase of the growth.
@@ -352,10 +360,10 @@ class ProGANGenerator(nn.Module):
 class _DBlock(nn.Module):
     """(B, c_in, r, r) -> (B, c_out, r/2, r/2): two 3x3 convolutions with LeakyReLU, then a 2x2 average pool."""
 
-    def __init__(self, c_in: int, c_out: int, slope: float):
+    def __init__(self, c_in: int, c_out: int, slope: float, equalized: bool = True):
         super().__init__()
-        self.conv1 = EqualizedConv2d(c_in, c_in, 3, padding=1)
-        self.conv2 = EqualizedConv2d(c_in, c_out, 3, padding=1)
+        self.conv1 = EqualizedConv2d(c_in, c_in, 3, padding=1, equalized=equalized)
+        self.conv2 = EqualizedConv2d(c_in, c_out, 3, padding=1, equalized=equalized)
         self.slope = slope
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -365,14 +373,15 @@ class _DBlock(nn.Module):
 
 
 class _DLastBlock(nn.Module):
-    """(B, width, 4, 4) -> logits (B,): minibatch std, a 3x3 convolution, a dense layer, a dense output."""
+    """(B, width, 4, 4) -> logits (B,): minibatch std (``group`` 0: none), a 3x3 convolution, a dense
+    layer, a dense output."""
 
-    def __init__(self, width: int, group: int, slope: float):
+    def __init__(self, width: int, group: int, slope: float, equalized: bool = True):
         super().__init__()
-        self.mbstd = MinibatchStdDev(group)
-        self.conv = EqualizedConv2d(width + 1, width, 3, padding=1)
-        self.dense = EqualizedLinear(width * 16, width, gain=math.sqrt(2))
-        self.out = EqualizedLinear(width, 1, gain=1.0)  # one logit, linear
+        self.mbstd = MinibatchStdDev(group) if group else nn.Identity()
+        self.conv = EqualizedConv2d(width + (1 if group else 0), width, 3, padding=1, equalized=equalized)
+        self.dense = EqualizedLinear(width * 16, width, gain=math.sqrt(2), equalized=equalized)
+        self.out = EqualizedLinear(width, 1, gain=1.0, equalized=equalized)  # one logit, linear
         self.slope = slope
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -393,10 +402,11 @@ class ProGANDiscriminator(nn.Module):
     def __init__(self, cfg: ProGANConfig):
         super().__init__()
         self.cfg = cfg
-        res, w, slope = cfg.resolutions, cfg.width, cfg.leaky_slope
-        self.from_rgb = nn.ModuleList([EqualizedConv2d(cfg.channels, w(r), 1) for r in res])
-        self.blocks = nn.ModuleList([_DLastBlock(w(4), cfg.mbstd_group, slope)] +
-                                    [_DBlock(w(r), w(r // 2), slope) for r in res[1:]])
+        res, w, slope, eq = cfg.resolutions, cfg.width, cfg.leaky_slope, cfg.equalized_lr
+        self.from_rgb = nn.ModuleList([EqualizedConv2d(cfg.channels, w(r), 1, equalized=eq) for r in res])
+        group = cfg.mbstd_group if cfg.minibatch_std else 0
+        self.blocks = nn.ModuleList([_DLastBlock(w(4), group, slope, eq)] +
+                                    [_DBlock(w(r), w(r // 2), slope, eq) for r in res[1:]])
 
     def _from_rgb(self, level: int, x: torch.Tensor) -> torch.Tensor:
         return F.leaky_relu(self.from_rgb[level](x), self.cfg.leaky_slope)

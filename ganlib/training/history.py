@@ -21,7 +21,7 @@ GAN_HEALTH = ("d_acc_real", "d_acc_fake", "w_estimate", "d_grad_norm", "g_grad_n
 GAN_TASK = ("l1",)
 GAN_SERIES = GAN_METRICS + GAN_HEALTH + GAN_TASK
 
-_RESERVED = ("step", "snapshot_steps", "snapshots", "series")
+_RESERVED = ("step", "snapshot_steps", "snapshots", "series", "seconds")
 
 
 class History:
@@ -31,6 +31,9 @@ class History:
     with ``history.step``); a series first reported later is back-filled with NaN, and a logged step
     that does not report a known series gets NaN there. Series named in ``names`` exist from the
     start, so plots and JSON files of one kind of run always have the same keys.
+
+    ``seconds`` is the wall-clock time the run spent training, summed over every resumed part (0 in
+    checkpoints written before it was kept); it travels in checkpoints, not in the JSON file.
 
     For a G-against-D game (the default ``names``), ``d_real`` and ``d_fake`` are the mean of D's
     probabilities sigmoid(logit) on real and fake samples: at the game's equilibrium both are 1/2.
@@ -48,6 +51,7 @@ class History:
         self.series: dict[str, list[float]] = {}
         self.snapshot_steps: list[int] = []
         self.snapshots: list[torch.Tensor] = []  # each (n_snapshot, *data_shape) on the CPU
+        self.seconds: float = 0.0  # wall-clock time spent in training steps, summed over every resumed part
         for name in GAN_SERIES if names is None else names:
             self._add(name)
 
@@ -82,7 +86,8 @@ class History:
 
     def state_dict(self) -> dict:
         """Numbers and snapshots, in a form ``torch.load(weights_only=True)`` accepts."""
-        return {**self.to_dict(), "snapshot_steps": list(self.snapshot_steps), "snapshots": list(self.snapshots)}
+        return {**self.to_dict(), "snapshot_steps": list(self.snapshot_steps), "snapshots": list(self.snapshots),
+                "seconds": float(self.seconds)}
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "History":
@@ -94,6 +99,7 @@ class History:
                 history.series[name] = [math.nan if v is None else float(v) for v in values]
         history.snapshot_steps = list(state.get("snapshot_steps", []))
         history.snapshots = list(state.get("snapshots", []))
+        history.seconds = float(state.get("seconds", 0.0))
         return history
 
     def save_json(self, path: str | os.PathLike) -> None:

@@ -29,6 +29,7 @@ import copy
 import dataclasses
 import math
 import os
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -403,9 +404,11 @@ def fit(
         if changed:
             warnings.warn(f"resuming with settings that differ from the checkpoint's: {changed}", stacklevel=2)
     start = last_good = state.step
+    started, seconds_before = time.perf_counter(), history.seconds  # history.seconds: training time, across resumes
 
     def checkpoint() -> None:
         nonlocal last_good
+        history.seconds = seconds_before + time.perf_counter() - started
         if ckpt_path is None:
             return
         _check_weights(modules, state.step, last_good, ckpt_path)
@@ -449,4 +452,5 @@ def fit(
         if is_ckpt or done == cfg.steps:
             checkpoint()
     bar.close()
+    history.seconds = seconds_before + time.perf_counter() - started
     return history

@@ -36,7 +36,7 @@ from ganlib import losses
 from ganlib.models.progan import ProGANDiscriminator, ProGANGenerator, fade_reals, resolutions, upsample
 from ganlib.training.loop import Batches, Context, LoopConfig, frozen
 
-__all__ = ["ProGANTrainConfig", "ProGANTask", "phase", "schedule", "batch_size_at", "steps_for_images"]
+__all__ = ["ProGANTrainConfig", "ProGANTask", "phase", "schedule", "batch_size_at", "steps_for_images", "images_after"]
 
 _OBJECTIVES = ("wgan-gp", "gan", "lsgan")
 
@@ -73,6 +73,7 @@ class ProGANTrainConfig(LoopConfig):
     objective: str = "lsgan"
     eps_drift: float = 1e-3  # wgan-gp only: weight of eps_drift E[D(x)^2], which keeps the critic near 0 (Sec. A.1)
     ema_half_life: float = 2_000.0  # images (about 60 steps); the paper's 0.999 a step of 16 is about 11k, too slow here
+    fade_in: bool = True  # False: a new resolution starts at alpha = 1 (no blend), on the same schedule, to see why it fades
 
 
 def batch_size_at(resolution: int, cfg: ProGANTrainConfig) -> int:
@@ -85,7 +86,8 @@ def phase(images_seen: int, cfg: ProGANTrainConfig) -> tuple[int, float]:
 
     Phase p = images_seen // images_per_phase: p = 0 stabilises the start resolution; then odd p
     fade in the next resolution (alpha = the fraction of the phase done) and even p stabilise it
-    (alpha = 1); after the last fade-in the final resolution stays, alpha = 1.
+    (alpha = 1); after the last fade-in the final resolution stays, alpha = 1. With
+    ``cfg.fade_in = False`` every phase has alpha = 1: each new block takes over at once.
 
     Returns:
         ``(resolution, alpha)``, alpha in [0, 1].
@@ -99,6 +101,8 @@ def phase(images_seen: int, cfg: ProGANTrainConfig) -> tuple[int, float]:
     resolution = levels[(p + 1) // 2]
     if p % 2 == 0:
         return resolution, 1.0  # stabilise
+    if not cfg.fade_in:
+        return resolution, 1.0  # the new block takes over at once
     return resolution, (images_seen - p * cfg.images_per_phase) / cfg.images_per_phase  # fade in, linear in images
 
 
@@ -120,6 +124,14 @@ def steps_for_images(images: int, cfg: ProGANTrainConfig) -> int:
         seen += batch_size_at(phase(seen, cfg)[0], cfg)
         steps += 1
     return steps
+
+
+def images_after(steps: int, cfg: ProGANTrainConfig) -> int:
+    """The real images shown in the first ``steps`` steps (the inverse of :func:`steps_for_images`)."""
+    seen = 0
+    for _ in range(steps):
+        seen += batch_size_at(phase(seen, cfg)[0], cfg)
+    return seen
 
 
 class ProGANTask:
