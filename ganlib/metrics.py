@@ -43,6 +43,7 @@ __all__ = [
     "real_statistics",
     "DigitScores",
     "digit_scores",
+    "predict_digits",
 ]
 
 
@@ -507,6 +508,12 @@ def _classify(images: torch.Tensor, batch_size: int, device: str | torch.device)
     with torch.no_grad():
         probs = torch.softmax(model.head(feats.float().to(device)), dim=1).double().cpu()  # (N, 10)
     return feats, probs
+
+
+def predict_digits(images: torch.Tensor, batch_size: int = 500, device: str | torch.device = "auto") -> torch.Tensor:
+    """The digit (0-9) the shipped MNIST classifier reads in each image (N, 1, 28 or 32, 28 or 32): (N,) int64, CPU."""
+    _, probs = _classify(_crop_to_28(images.detach().float().cpu()), batch_size, device)
+    return probs.argmax(dim=1)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,6 +197,7 @@ def train_recipe(
     ema_half_life: float = 10_000.0,
     checkpoint_every: int = 500,
     progress: bool = True,
+    g_regularizer: Callable[[nn.Module], torch.Tensor] | None = None,
 ) -> TrainedRun:
     """Build a recipe's models and data and train them; a finished run in ``out_dir`` is just loaded.
 
@@ -213,6 +215,8 @@ def train_recipe(
         ema_half_life: half-life in images of ``G_ema``.
         checkpoint_every: write a checkpoint every N steps (and at the end).
         progress: show a progress bar.
+        g_regularizer: a penalty on G's weights added to its loss, ``g_regularizer(G) -> scalar``
+            (e.g. BigGAN's ``functools.partial(losses.orthogonal_regularization_of, beta=1e-4)``).
 
     Returns:
         A :class:`TrainedRun`.
@@ -237,7 +241,7 @@ def train_recipe(
         labels = images.labels if recipe.family == "conditional" else None
         batches = data.InMemoryBatches(images.images, batch_size, targets=labels, device=device, generator=generator)
     history = train(G, D, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
-                    G_ema=G_ema)
+                    G_ema=G_ema, g_regularizer=g_regularizer)
     return TrainedRun(G=G, D=D, G_ema=G_ema, history=history, cfg=cfg,
                       out_dir=Path(out_dir) if out_dir is not None else None,
                       steps_done=history.step[-1] if history.step else 0)

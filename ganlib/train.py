@@ -28,6 +28,7 @@ from ganlib.training.gan import (
     sample,
     train_step,
     translate,
+    truncated_normal,
 )
 from ganlib.training.history import History
 from ganlib.training.loop import Batches, NonFiniteLossError, ema_beta, ema_update, fit
@@ -35,7 +36,7 @@ from ganlib.training.loop import Batches, NonFiniteLossError, ema_beta, ema_upda
 __all__ = [
     "TrainConfig", "History", "CheckpointError", "NonFiniteLossError", "discriminator_step", "generator_step",
     "train_step", "Conditioned", "conditional_train_step", "pix2pix_step", "ema_update", "ema_beta", "train",
-    "sample", "translate", "save_checkpoint", "load_checkpoint", "CHECKPOINT_NAME",
+    "sample", "truncated_normal", "translate", "save_checkpoint", "load_checkpoint", "CHECKPOINT_NAME",
 ]
 
 

@@ -69,3 +69,14 @@ def test_class_sorted_samples_score_like_shuffled_ones(digits):
     shuffled = digit_scores(images[:1000], labels[:1000], real=images[1000:])
     assert sorted_scores.inception_score > 8
     assert abs(sorted_scores.inception_score - shuffled.inception_score) < 0.2
+
+
+def test_predict_digits_reads_the_bundled_digits_and_padded_ones():
+    from ganlib import metrics
+
+    ds = load_mnist_5k()
+    images, labels = ds.images[:300], ds.labels[:300]
+    predicted = metrics.predict_digits(images, device="cpu")
+    assert predicted.shape == (300,) and predicted.dtype == torch.int64
+    assert (predicted == labels).double().mean() > 0.9  # the classifier's held-out accuracy is about 97 %
+    assert torch.equal(metrics.predict_digits(pad_to(images, 32), device="cpu"), predicted)  # padding is cropped away

@@ -397,3 +397,45 @@ def test_stylegan_killed_mid_run_resumes_exactly(tmp_path):
         assert sa.keys() == sc.keys()
         assert all(torch.equal(sa[i][k], sc[i][k]) for i in sa for k in sa[i]), name
         assert end_a[name]["param_groups"] == end_c[name]["param_groups"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The generators shipped for notebook 08b
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("architecture", ["stylegan1", "stylegan2"])
+def test_the_shipped_generators_load_with_their_record_and_draw_varied_digits(architecture):
+    from ganlib.metrics import predict_digits
+    from ganlib.models.stylegan import load_pretrained
+
+    G, info = load_pretrained(architecture)
+    assert G.cfg.architecture == architecture and not G.training
+    assert not any(p.requires_grad for p in G.parameters())
+    assert info["steps"] >= 1000 and info["seed"] == 0 and info["command"].startswith("python scripts/train_stylegan_assets.py")
+    with torch.no_grad():
+        x = G(torch.randn(300, G.cfg.latent_dim, generator=torch.Generator().manual_seed(0)), noise_mode="const")
+    assert x.shape == (300, 1, 32, 32) and torch.isfinite(x).all()
+    classes = torch.bincount(predict_digits(x.clamp(-1, 1), device="cpu"), minlength=10)
+    assert (classes > 0).sum() >= 8, f"a collapsed generator: digits read {classes.tolist()}"
+    assert G.w_avg.abs().sum() > 0  # the tracked average of w came along (truncation needs it)
+
+
+def test_load_pretrained_says_what_is_wrong(monkeypatch, tmp_path):
+    from ganlib.models import stylegan as sg
+
+    with pytest.raises(ValueError, match="architecture must be one of"):
+        sg.load_pretrained("stylegan3")
+    monkeypatch.setattr(sg.importlib.resources, "files", lambda package: tmp_path)
+    with pytest.raises(FileNotFoundError, match="scripts/train_stylegan_assets.py"):
+        sg.load_pretrained("stylegan2")
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / sg.PRETRAINED_NAME).write_bytes(b"not a torch file")
+    with pytest.raises(RuntimeError, match="cannot be read.*scripts/train_stylegan_assets.py"):
+        sg.load_pretrained("stylegan2")
+    torch.save({"format": sg.PRETRAINED_FORMAT}, tmp_path / "assets" / sg.PRETRAINED_NAME)
+    with pytest.raises(FileNotFoundError, match="holds no stylegan1 generator"):
+        sg.load_pretrained("stylegan1")
+    torch.save({"weights": 1}, tmp_path / "assets" / sg.PRETRAINED_NAME)
+    with pytest.raises(RuntimeError, match="is not a ganlib-stylegan-assets-v1 file"):
+        sg.load_pretrained("stylegan1")

@@ -52,6 +52,8 @@ dense output to one logit. Downsampling is a 2x2 average (a box filter, in place
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
+import io
 import math
 from dataclasses import dataclass
 
@@ -71,6 +73,8 @@ __all__ = [
     "StyleGANGenerator",
     "StyleGANDiscriminator",
     "build_stylegan",
+    "load_pretrained",
+    "PRETRAINED_FORMAT",
 ]
 
 _ARCHITECTURES = ("stylegan1", "stylegan2")
@@ -532,3 +536,52 @@ def build_stylegan(cfg: StyleGANConfig | str = "mnist32",
         cfg = STYLEGAN_PRESETS[cfg]
     cfg = dataclasses.replace(cfg, **overrides)  # a fresh, validated copy: presets stay untouched
     return StyleGANGenerator(cfg), StyleGANDiscriminator(cfg)
+
+
+# ---------------------------------------------------------------------------------------------
+# The small generators shipped for notebook 08b
+# ---------------------------------------------------------------------------------------------
+
+PRETRAINED_NAME = "stylegan_mnist32.pt"
+PRETRAINED_FORMAT = "ganlib-stylegan-assets-v1"
+
+
+def load_pretrained(architecture: str = "stylegan2", device: str | torch.device = "cpu"
+                    ) -> tuple[StyleGANGenerator, dict]:
+    """A shipped ``mnist32`` generator (the G_ema of a run on mnist-5k), in eval mode, and its record.
+
+    ``scripts/train_stylegan_assets.py`` made the file (``ganlib/assets/stylegan_mnist32.pt``); the
+    record holds its steps, seed, images, training seconds, torch version and the command.
+
+    Args:
+        architecture: "stylegan1" (AdaIN) or "stylegan2" (modulated convolutions).
+        device: where to put the generator.
+
+    Returns:
+        ``(G, info)``; G's parameters do not require gradients.
+
+    Raises:
+        ValueError: an unknown architecture.
+        FileNotFoundError: the file is missing or holds no such generator (the message says how to make it).
+        RuntimeError: the file is corrupt or not this kind of file.
+    """
+    if architecture not in _ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {_ARCHITECTURES}, got {architecture!r}")
+    remake = "recreate it with `python scripts/train_stylegan_assets.py` (about 15 minutes on a CPU)"
+    resource = importlib.resources.files("ganlib") / "assets" / PRETRAINED_NAME
+    if not resource.is_file():
+        raise FileNotFoundError(f"ganlib/assets/{PRETRAINED_NAME} is missing; {remake}")
+    try:
+        state = torch.load(io.BytesIO(resource.read_bytes()), map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated or not a torch file
+        reason = (str(err).strip().splitlines() or [""])[0]
+        raise RuntimeError(f"ganlib/assets/{PRETRAINED_NAME} cannot be read ({type(err).__name__}: {reason}); {remake}") from None
+    if not isinstance(state, dict) or state.get("format") != PRETRAINED_FORMAT:
+        raise RuntimeError(f"ganlib/assets/{PRETRAINED_NAME} is not a {PRETRAINED_FORMAT} file; {remake}")
+    if architecture not in state:
+        raise FileNotFoundError(f"ganlib/assets/{PRETRAINED_NAME} holds no {architecture} generator; {remake}")
+    entry = state[architecture]
+    G = StyleGANGenerator(StyleGANConfig(**entry["config"]))
+    G.load_state_dict(entry["G_ema"])
+    G.requires_grad_(False)
+    return G.to(device).eval(), dict(entry["info"])

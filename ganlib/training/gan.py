@@ -33,7 +33,7 @@ from ganlib.training.loop import Batches, Context, LoopConfig, frozen, optimizer
 
 __all__ = [
     "TrainConfig", "AlternatingTask", "discriminator_step", "generator_step", "train_step", "Conditioned",
-    "conditional_train_step", "pix2pix_step", "sample", "translate",
+    "conditional_train_step", "pix2pix_step", "sample", "truncated_normal", "translate",
 ]
 
 
@@ -324,6 +324,22 @@ def _eval_forward(G: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
         return G(*(t.to(device) for t in inputs)).float().cpu()
     finally:
         G.train(was_training)
+
+
+def truncated_normal(n: int, dim: int, psi: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Latents for the truncation trick (Brock et al. 2019, Sec. 3.1): (n, dim) float32 standard normals
+    conditioned on |z_i| <= psi, every entry outside redrawn until it falls inside (psi = inf: no truncation).
+
+    Notebook 07 asks students to write this; notebook 08b uses it for BigGAN's truncation sweep.
+    """
+    if not psi > 0:
+        raise ValueError(f"the truncation threshold psi must be positive, got {psi}")
+    z = torch.randn(n, dim, generator=generator)
+    outside = z.abs() > psi
+    while outside.any():
+        z[outside] = torch.randn(int(outside.sum()), generator=generator)
+        outside = z.abs() > psi
+    return z
 
 
 def sample(G: nn.Module, n: int, *, generator: torch.Generator | None = None, z: torch.Tensor | None = None,

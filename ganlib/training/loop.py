@@ -408,7 +408,6 @@ def fit(
 
     def checkpoint() -> None:
         nonlocal last_good
-        history.seconds = seconds_before + time.perf_counter() - started
         if ckpt_path is None:
             return
         _check_weights(modules, state.step, last_good, ckpt_path)
@@ -439,6 +438,7 @@ def fit(
             ema_update(modules[ema_name], modules[source], beta)
         state.step += 1
         done = state.step
+        history.seconds = seconds_before + time.perf_counter() - started
         is_log = done % cfg.log_every == 0 or done == cfg.steps
         is_ckpt = cfg.checkpoint_every > 0 and done % cfg.checkpoint_every == 0
         if is_log or is_ckpt:  # .item() waits for the GPU, so only at these steps
@@ -452,5 +452,4 @@ def fit(
         if is_ckpt or done == cfg.steps:
             checkpoint()
     bar.close()
-    history.seconds = seconds_before + time.perf_counter() - started
     return history
