@@ -13,42 +13,20 @@ Three more checks keep the grading fair: the solution and correct answers writte
 every point of its exercise; and a wrong exercise 1 or 2 does not cost exercise 4 (``WRONG_HELPERS``).
 """
 
-import functools
-import importlib.util
-import inspect
-import itertools
-import textwrap
-from pathlib import Path
-
 import pytest
 
-from ganlib.course import load_exercises
+from _mutation import define as _define
+from _mutation import load_grading_module, mutation_tests
 
-ROOT = Path(__file__).resolve().parents[1]
-SOLUTION = ROOT / "solutions" / "06_cyclegan.ipynb"
+NOTEBOOK = "06_cyclegan"
 EXERCISES = ("cycle_consistency_loss", "identity_loss", "pool_query", "cyclegan_generator_loss")
-
-
-def _load_grading_module():
-    path = ROOT / "tests" / "grading" / "test_06_cyclegan.py"
-    spec = importlib.util.spec_from_file_location("grading_06_cyclegan", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-grading = _load_grading_module()
+grading = load_grading_module(NOTEBOOK)
 pytestmark = pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True to a scalar:UserWarning")
 
 
 # ---------------------------------------------------------------------------------------------
 # The mutants: {id: (exercise function, source that redefines it)}
 # ---------------------------------------------------------------------------------------------
-
-def _define(header, body, prelude=""):
-    """Source of a mutant: import lines ``prelude``, the ``def`` line ``header``, then ``body`` indented."""
-    body = textwrap.indent(textwrap.dedent(body).strip("\n"), "    ")
-    return textwrap.dedent(prelude).lstrip("\n") + header + body + "\n"
 
 
 def _cycle(body, prelude=""):
@@ -348,121 +326,18 @@ WRONG_HELPERS = ["cycle-returns-none", "cycle-squared", "cycle-forward-only", "c
 
 
 # ---------------------------------------------------------------------------------------------
-# The harness
+# The tests: the generic ones from tests/_mutation.py, then this notebook's own
 # ---------------------------------------------------------------------------------------------
 
-
-def _cases(test):
-    """(keyword arguments, points) of every case pytest would generate from ``test``'s marks."""
-    marks = getattr(test, "pytestmark", [])
-    points = next((mark.args[0] for mark in marks if mark.name == "points"), 1)
-    grids = []
-    for mark in marks:
-        if mark.name == "parametrize":
-            names, values = mark.args[0], mark.args[1]
-            names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
-            assert not any(hasattr(v, "marks") for v in values), "pytest.param is not supported here"
-            grids.append([dict(zip(names, v if len(names) > 1 else (v,))) for v in values])
-    return [({k: v for case in combo for k, v in case.items()}, points) for combo in itertools.product(*grids)]
-
-
-def _grading_tests(exercise):
-    tests = [(name, fn) for name, fn in vars(grading).items()
-             if name.startswith(f"test_{exercise}_") and inspect.isfunction(fn)]
-    assert len(tests) >= 3, f"the grading tests of {exercise} were not found"
-    return tests
-
-
-def _grade(module, exercise):
-    """{test case: None if it passed, else the error} for every grading test of ``exercise`` on ``module``."""
-    outcomes = {}
-    for name, test in _grading_tests(exercise):
-        for params, points in _cases(test):
-            with pytest.MonkeyPatch.context() as mp:
-                fixtures = {"ex": module, "monkeypatch": mp}
-                unknown = set(inspect.signature(test).parameters) - set(params) - set(fixtures)
-                assert not unknown, f"{name} needs fixtures this harness does not provide: {unknown}"
-                kwargs = {arg: fixtures[arg] for arg in inspect.signature(test).parameters if arg in fixtures}
-                try:
-                    test(**kwargs, **params)
-                    error = None
-                except (Exception, pytest.fail.Exception) as exc:  # noqa: BLE001 - any failure loses the points
-                    error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            outcomes[(f"{name}[{'-'.join(map(str, params.values()))}]", points)] = error
-    return outcomes
-
-
-def _mutant_module(mutant_id):
-    exercise, source = {**MUTANTS, **ALTERNATIVES}[mutant_id]
-    module = load_exercises(SOLUTION)
-    solution = getattr(module, exercise)
-    exec(compile(source, f"<mutant {mutant_id}>", "exec"), module.__dict__)
-    assert getattr(module, exercise) is not solution, f"mutant {mutant_id} does not redefine {exercise}"
-    return module
-
-
-@functools.lru_cache(maxsize=None)
-def _killed_by(mutant_id):
-    """The grading tests of the mutant's exercise that fail on it."""
-    exercise = MUTANTS[mutant_id][0]
-    return [case for case, error in _grade(_mutant_module(mutant_id), exercise).items() if error is not None]
-
-
-def test_every_exercise_has_mutants_and_the_names_are_known():
-    assert set(EQUIVALENT) <= set(MUTANTS) and set(WRONG_HELPERS) <= set(MUTANTS)
-    assert not set(ALTERNATIVES) & set(MUTANTS)
-    assert len(DELEGATING) >= 12
-    for exercise in EXERCISES:
-        assert sum(target == exercise for target, _ in MUTANTS.values()) >= 10, exercise
-
-
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_the_solution_keeps_every_point(exercise):
-    outcomes = _grade(load_exercises(SOLUTION), exercise)
-    failed = {case: error for case, error in outcomes.items() if error is not None}
-    assert not failed, f"the solution loses points: {failed}"
-    assert sum(points for _, points in outcomes) >= 4
-
-
-@pytest.mark.parametrize("mutant_id", sorted(MUTANTS))
-def test_mutant_loses_points(mutant_id):
-    if mutant_id in EQUIVALENT:
-        pytest.skip(f"equivalent mutant: {EQUIVALENT[mutant_id]}")
-    assert _killed_by(mutant_id), f"mutant {mutant_id} keeps every point of {MUTANTS[mutant_id][0]}"
-
-
-def test_mutation_score():
-    scored = [m for m in MUTANTS if m not in EQUIVALENT]
-    survivors = [m for m in scored if not _killed_by(m)]
-    score = 1 - len(survivors) / len(scored)
-    print(f"notebook 06 mutation score: {len(scored) - len(survivors)}/{len(scored)} = {score:.0%} "
-          f"({len(EQUIVALENT)} equivalent mutants skipped)")
-    assert not survivors, f"surviving mutants: {survivors}"
+HARNESS = mutation_tests(
+    notebook=NOTEBOOK, grading=grading, exercises=EXERCISES, mutants=MUTANTS, equivalent=EQUIVALENT,
+    alternatives=ALTERNATIVES, delegating=DELEGATING, listed=[WRONG_HELPERS], min_delegating=12,
+    min_mutants=10, count_equivalent=True, min_points=4)
+globals().update(HARNESS.tests)
 
 
 @pytest.mark.parametrize("mutant_id", WRONG_HELPERS)
 def test_a_wrong_helper_does_not_cost_the_objective(mutant_id):
-    outcomes = _grade(_mutant_module(mutant_id), "cyclegan_generator_loss")
+    outcomes = HARNESS.grade(HARNESS.mutant_module(mutant_id), "cyclegan_generator_loss")
     failed = {case: error for case, error in outcomes.items() if error is not None}
     assert not failed, f"a wrong {MUTANTS[mutant_id][0]} ({mutant_id}) costs exercise 4: {failed}"
-
-
-@pytest.mark.parametrize("mutant_id", DELEGATING)
-def test_delegation_earns_nothing(mutant_id):
-    exercise = MUTANTS[mutant_id][0]
-    kept = [case for case, error in _grade(_mutant_module(mutant_id), exercise).items() if error is None]
-    assert not kept, f"{mutant_id} calls ganlib's reference and still earns {kept}"
-
-
-@pytest.mark.parametrize("mutant_id", sorted(EQUIVALENT))
-def test_equivalent_mutant_keeps_every_point(mutant_id):
-    exercise = MUTANTS[mutant_id][0]
-    lost = {case: error for case, error in _grade(_mutant_module(mutant_id), exercise).items() if error is not None}
-    assert not lost, f"{mutant_id} is listed as equivalent but loses {lost}: take it out of EQUIVALENT"
-
-
-@pytest.mark.parametrize("alternative", sorted(ALTERNATIVES))
-def test_a_correct_answer_written_otherwise_keeps_every_point(alternative):
-    exercise = ALTERNATIVES[alternative][0]
-    lost = {case: error for case, error in _grade(_mutant_module(alternative), exercise).items() if error is not None}
-    assert not lost, f"the correct answer {alternative} loses points: {lost}"

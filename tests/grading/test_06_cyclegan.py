@@ -26,8 +26,6 @@ objective calls them with the right arguments (or inlines them correctly), again
 exercise 4 for a mistake in exercise 1 or 2.
 """
 
-import contextlib
-
 import pytest
 import torch
 import torch.nn.functional as nnf
@@ -35,6 +33,8 @@ from torch import nn
 
 from ganlib import losses
 from ganlib.training import cyclegan
+
+from _delegation import Delegation
 
 NOTEBOOK = "06_cyclegan"
 F64 = torch.float64
@@ -47,70 +47,11 @@ FORBIDDEN = {
     "ganlib.training.cyclegan.lsgan_generator_term": ("cyclegan_generator_loss", cyclegan.lsgan_generator_term),
 }
 FORBIDDEN_CLASS = ("ganlib.training.cyclegan.ImagePool", "pool_query", cyclegan.ImagePool)
-OWNERS = {**{qualname: owner for qualname, (owner, _) in FORBIDDEN.items()},
-          FORBIDDEN_CLASS[0]: FORBIDDEN_CLASS[1], FORBIDDEN_CLASS[0] + ".query": FORBIDDEN_CLASS[1]}
 EXERCISE_NUMBER = {"cycle_consistency_loss": "6.1", "identity_loss": "6.2", "pool_query": "6.3",
                    "cyclegan_generator_loss": "6.4"}
-
-
-def _message(caller, qualname, owner):
-    if owner == caller:
-        return (f"{caller} calls {qualname}, ganlib's reference of what this exercise asks you to write: an "
-                "answer that calls it earns nothing")
-    return (f"{caller} calls {qualname}, ganlib's answer to exercise {EXERCISE_NUMBER[owner]}: call your own "
-            f"{owner} or write the code")
-
-
-@contextlib.contextmanager
-def _forbidding(caller):
-    """Within the block, every ganlib reference of this notebook records its call and raises."""
-    calls = []
-    with pytest.MonkeyPatch.context() as mp:
-        for qualname, (owner, fn) in FORBIDDEN.items():
-            namespace = {}
-            exec(f"def stub(*args, **kwargs):\n    _grading_forbidden_calls.append({qualname!r})\n"
-                 f"    raise AssertionError({_message(caller, qualname, owner)!r})", namespace)
-            mp.setitem(fn.__globals__, "_grading_forbidden_calls", calls)  # the stub runs in ganlib's globals
-            mp.setattr(fn, "__code__", namespace["stub"].__code__)  # every reference to fn, however bound
-        class_name, owner, cls = FORBIDDEN_CLASS
-        for attr, qualname in (("__init__", class_name), ("query", class_name + ".query")):
-            def stub(*args, _qualname=qualname, **kwargs):
-                calls.append(_qualname)
-                raise AssertionError(_message(caller, _qualname, owner))
-
-            mp.setattr(cls, attr, stub)
-        yield calls
-
-
-def _run(ex, name, *args, **kwargs):
-    """The submission's ``name`` called with ganlib's references of this notebook disabled."""
-    with _forbidding(name) as calls:
-        result = getattr(ex, name)(*args, **kwargs)
-    assert not calls, _message(name, calls[0], OWNERS[calls[0]])  # raised, and the submission caught it
-    return result
-
-
-def _bound_references(fn):
-    """Global names the function's code uses that hold one of ganlib's references (bound at import)."""
-    forbidden = {id(obj): q for q, (_, obj) in FORBIDDEN.items()}
-    forbidden[id(FORBIDDEN_CLASS[2])] = FORBIDDEN_CLASS[0]
-    found, codes = [], [fn.__code__]
-    while codes:
-        code = codes.pop()
-        codes += [c for c in code.co_consts if hasattr(c, "co_names")]  # nested functions, lambdas
-        found += [(name, forbidden[id(fn.__globals__[name])]) for name in code.co_names
-                  if name in fn.__globals__ and id(fn.__globals__[name]) in forbidden]
-    return found
-
-
-def _assert_no_bound_references(ex, name):
-    bound = _bound_references(getattr(ex, name))
-    assert not bound, _message(name, bound[0][1], OWNERS[bound[0][1]]) + f" (through the name {bound[0][0]!r})"
-
-
-def _assert_own_work(ex, name, *args):
-    _assert_no_bound_references(ex, name)  # also where the tests' inputs do not reach the call
-    _run(ex, name, *args)
+DELEGATION = Delegation(FORBIDDEN, EXERCISE_NUMBER, classes=[(*FORBIDDEN_CLASS, "query")])
+_run, _assert_own_work = DELEGATION.run, DELEGATION.assert_own_work
+_assert_no_bound_references = DELEGATION.assert_no_bound_references
 
 
 def _randn(*shape, seed=0, dtype=F64):

@@ -26,7 +26,6 @@ problem in its failure message. PyTorch itself is allowed: ``F.interpolate``, ``
 ``F.conv2d`` and the like.
 """
 
-import contextlib
 import math
 
 import pytest
@@ -34,6 +33,8 @@ import torch
 import torch.nn.functional as nnf
 
 from ganlib.models import progan
+
+from _delegation import Delegation
 
 NOTEBOOK = "08a_progressive_growing"
 F64 = torch.float64
@@ -51,69 +52,9 @@ FORBIDDEN_CLASSES = [
     ("ganlib.models.progan.MinibatchStdDev", "minibatch_stddev", progan.MinibatchStdDev),
     ("ganlib.models.progan.EqualizedConv2d", "equalized_conv2d", progan.EqualizedConv2d),
 ]
-OWNERS = {**{qualname: owner for qualname, (owner, _) in FORBIDDEN.items()},
-          **{qualname + suffix: owner for qualname, owner, _ in FORBIDDEN_CLASSES for suffix in ("", ".forward")}}
 EXERCISE_NUMBER = {"faded_output": "8a.1", "minibatch_stddev": "8a.2", "equalized_conv2d": "8a.3"}
-
-
-def _message(caller, qualname, owner):
-    if owner == caller:
-        return (f"{caller} calls {qualname}, ganlib's reference of what this exercise asks you to write: an "
-                "answer that calls it earns nothing")
-    return (f"{caller} calls {qualname}, ganlib's answer to exercise {EXERCISE_NUMBER[owner]}: call your own "
-            f"{owner} or write the code")
-
-
-@contextlib.contextmanager
-def _forbidding(caller):
-    """Within the block, every ganlib reference of this notebook records its call and raises."""
-    calls = []
-    with pytest.MonkeyPatch.context() as mp:
-        for qualname, (owner, fn) in FORBIDDEN.items():
-            namespace = {}
-            exec(f"def stub(*args, **kwargs):\n    _grading_forbidden_calls.append({qualname!r})\n"
-                 f"    raise AssertionError({_message(caller, qualname, owner)!r})", namespace)
-            mp.setitem(fn.__globals__, "_grading_forbidden_calls", calls)  # the stub runs in ganlib's globals
-            mp.setattr(fn, "__code__", namespace["stub"].__code__)  # every reference to fn, however bound
-        for class_name, owner, cls in FORBIDDEN_CLASSES:
-            for attr, qualname in (("__init__", class_name), ("forward", class_name + ".forward")):
-                def stub(*args, _qualname=qualname, _owner=owner, **kwargs):
-                    calls.append(_qualname)
-                    raise AssertionError(_message(caller, _qualname, _owner))
-
-                mp.setattr(cls, attr, stub)
-        yield calls
-
-
-def _run(ex, name, *args, **kwargs):
-    """The submission's ``name`` called with ganlib's references of this notebook disabled."""
-    with _forbidding(name) as calls:
-        result = getattr(ex, name)(*args, **kwargs)
-    assert not calls, _message(name, calls[0], OWNERS[calls[0]])  # raised, and the submission caught it
-    return result
-
-
-def _bound_references(fn):
-    """Global names the function's code uses that hold one of ganlib's references (bound at import)."""
-    forbidden = {id(obj): q for q, (_, obj) in FORBIDDEN.items()}
-    forbidden.update({id(cls): qualname for qualname, _, cls in FORBIDDEN_CLASSES})
-    found, codes = [], [fn.__code__]
-    while codes:
-        code = codes.pop()
-        codes += [c for c in code.co_consts if hasattr(c, "co_names")]  # nested functions, lambdas
-        found += [(name, forbidden[id(fn.__globals__[name])]) for name in code.co_names
-                  if name in fn.__globals__ and id(fn.__globals__[name]) in forbidden]
-    return found
-
-
-def _assert_no_bound_references(ex, name):
-    bound = _bound_references(getattr(ex, name))
-    assert not bound, _message(name, bound[0][1], OWNERS[bound[0][1]]) + f" (through the name {bound[0][0]!r})"
-
-
-def _assert_own_work(ex, name, *args, **kwargs):
-    _assert_no_bound_references(ex, name)  # also where the tests' inputs do not reach the call
-    _run(ex, name, *args, **kwargs)
+DELEGATION = Delegation(FORBIDDEN, EXERCISE_NUMBER, classes=[(*entry, "forward") for entry in FORBIDDEN_CLASSES])
+_run, _assert_own_work = DELEGATION.run, DELEGATION.assert_own_work
 
 
 def _randn(*shape, seed=0, dtype=F64):

@@ -24,14 +24,14 @@ bound to a global name the function uses) and names the problem in its failure m
 is allowed: ``F.conv2d`` (grouped or not), ``F.instance_norm``, ``torch.linalg.matrix_norm`` and the like.
 """
 
-import contextlib
-
 import pytest
 import torch
 import torch.nn.functional as nnf
 
 from ganlib import losses
 from ganlib.models import stylegan
+
+from _delegation import Delegation
 
 NOTEBOOK = "08b_stylegan_biggan"
 F64 = torch.float64
@@ -43,60 +43,9 @@ FORBIDDEN = {
     "ganlib.losses.orthogonal_regularization": ("orthogonal_regularization", losses.orthogonal_regularization),
     "ganlib.losses.orthogonal_regularization_of": ("orthogonal_regularization", losses.orthogonal_regularization_of),
 }
-OWNERS = {qualname: owner for qualname, (owner, _) in FORBIDDEN.items()}
 EXERCISE_NUMBER = {"adain": "8b.1", "modulated_conv2d": "8b.2", "orthogonal_regularization": "8b.3"}
-
-
-def _message(caller, qualname, owner):
-    if owner == caller:
-        return (f"{caller} calls {qualname}, ganlib's reference of what this exercise asks you to write: an "
-                "answer that calls it earns nothing")
-    return (f"{caller} calls {qualname}, ganlib's answer to exercise {EXERCISE_NUMBER[owner]}: call your own "
-            f"{owner} or write the code")
-
-
-@contextlib.contextmanager
-def _forbidding(caller):
-    """Within the block, every ganlib reference of this notebook records its call and raises."""
-    calls = []
-    with pytest.MonkeyPatch.context() as mp:
-        for qualname, (owner, fn) in FORBIDDEN.items():
-            namespace = {}
-            exec(f"def stub(*args, **kwargs):\n    _grading_forbidden_calls.append({qualname!r})\n"
-                 f"    raise AssertionError({_message(caller, qualname, owner)!r})", namespace)
-            mp.setitem(fn.__globals__, "_grading_forbidden_calls", calls)  # the stub runs in ganlib's globals
-            mp.setattr(fn, "__code__", namespace["stub"].__code__)  # every reference to fn, however bound
-        yield calls
-
-
-def _run(ex, name, *args, **kwargs):
-    """The submission's ``name`` called with ganlib's references of this notebook disabled."""
-    with _forbidding(name) as calls:
-        result = getattr(ex, name)(*args, **kwargs)
-    assert not calls, _message(name, calls[0], OWNERS[calls[0]])  # raised, and the submission caught it
-    return result
-
-
-def _bound_references(fn):
-    """Global names the function's code uses that hold one of ganlib's references (bound at import)."""
-    forbidden = {id(obj): q for q, (_, obj) in FORBIDDEN.items()}
-    found, codes = [], [fn.__code__]
-    while codes:
-        code = codes.pop()
-        codes += [c for c in code.co_consts if hasattr(c, "co_names")]  # nested functions, lambdas
-        found += [(name, forbidden[id(fn.__globals__[name])]) for name in code.co_names
-                  if name in fn.__globals__ and id(fn.__globals__[name]) in forbidden]
-    return found
-
-
-def _assert_no_bound_references(ex, name):
-    bound = _bound_references(getattr(ex, name))
-    assert not bound, _message(name, bound[0][1], OWNERS[bound[0][1]]) + f" (through the name {bound[0][0]!r})"
-
-
-def _assert_own_work(ex, name, *args, **kwargs):
-    _assert_no_bound_references(ex, name)  # also where the tests' inputs do not reach the call
-    _run(ex, name, *args, **kwargs)
+DELEGATION = Delegation(FORBIDDEN, EXERCISE_NUMBER)
+_run, _assert_own_work = DELEGATION.run, DELEGATION.assert_own_work
 
 
 def _randn(*shape, seed=0, dtype=F64):
