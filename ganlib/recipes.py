@@ -359,6 +359,19 @@ def _images_32(dataset: str, root: str | os.PathLike | None = None) -> torch.Ten
     return pad_to(images, 32) if images.shape[-1] == 28 else images
 
 
+def _fit_on_images(task, images: torch.Tensor, cfg, generator: torch.Generator, *, device, out_dir, resume, progress,
+                   description: str) -> TrainedRun:
+    """Train a task of G, D and G_ema (ProGAN, StyleGAN) on in-memory images with the loop; the run it returns."""
+    from ganlib.training import fit
+
+    batches = data.InMemoryBatches(images, cfg.batch_size, device=device, generator=generator)
+    history = fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
+                  description=description)
+    return TrainedRun(G=task.modules["G"], D=task.modules["D"], G_ema=task.modules["G_ema"], history=history, cfg=cfg,
+                      out_dir=Path(out_dir) if out_dir is not None else None,
+                      steps_done=history.step[-1] if history.step else 0)
+
+
 def train_progan(
     dataset: str = "mnist-5k",
     *,
@@ -383,7 +396,6 @@ def train_progan(
     in ``out_dir`` is loaded, not retrained.
     """
     from ganlib.models.progan import build_progan, resolutions
-    from ganlib.training import fit
     from ganlib.training.progan import ProGANTask, ProGANTrainConfig, steps_for_images
 
     check_choice("progan", dataset)
@@ -401,13 +413,8 @@ def train_progan(
     generator = config.seed_everything(seed)
     preset = "mnist32" if images.shape[1] == 1 else "cifar32"
     G, D = build_progan(preset, **{"resolution": cfg.final_resolution, **(model or {})})
-    batches = data.InMemoryBatches(images, cfg.batch_size, device=device, generator=generator)
-    task = ProGANTask(G, D, cfg)
-    history = fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
-                  description=f"progan on {dataset}")
-    return TrainedRun(G=G, D=D, G_ema=task.modules["G_ema"], history=history, cfg=cfg,
-                      out_dir=Path(out_dir) if out_dir is not None else None,
-                      steps_done=history.step[-1] if history.step else 0)
+    return _fit_on_images(ProGANTask(G, D, cfg), images, cfg, generator, device=device, out_dir=out_dir, resume=resume,
+                          progress=progress, description=f"progan on {dataset}")
 
 
 #: StyleGAN's default steps per profile.
@@ -435,7 +442,6 @@ def train_stylegan(
     finished run in ``out_dir`` is loaded, not retrained.
     """
     from ganlib.models.stylegan import build_stylegan
-    from ganlib.training import fit
     from ganlib.training.stylegan import StyleGANTask, StyleGANTrainConfig
 
     check_choice("stylegan", dataset)
@@ -447,10 +453,5 @@ def train_stylegan(
     generator = config.seed_everything(seed)
     preset = "mnist32" if images.shape[1] == 1 else "cifar32"
     G, D = build_stylegan(preset, architecture=architecture, image_size=images.shape[-1])
-    batches = data.InMemoryBatches(images, cfg.batch_size, device=device, generator=generator)
-    task = StyleGANTask(G, D, cfg)
-    history = fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
-                  description=f"{architecture} on {dataset}")
-    return TrainedRun(G=G, D=D, G_ema=task.modules["G_ema"], history=history, cfg=cfg,
-                      out_dir=Path(out_dir) if out_dir is not None else None,
-                      steps_done=history.step[-1] if history.step else 0)
+    return _fit_on_images(StyleGANTask(G, D, cfg), images, cfg, generator, device=device, out_dir=out_dir,
+                          resume=resume, progress=progress, description=f"{architecture} on {dataset}")

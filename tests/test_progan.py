@@ -37,6 +37,8 @@ from ganlib.training.progan import (
     schedule,
     steps_for_images,
 )
+from _interrupt import DiesAfter as _DiesAfter
+from _interrupt import Killed as _Killed
 
 pytestmark = pytest.mark.usefixtures("one_thread_per_module")  # see tests/conftest.py
 
@@ -430,29 +432,6 @@ def test_after_a_fade_in_the_old_output_layer_stops_changing(tmp_path):
         weights[steps] = (G.to_rgb[0].weight.detach().clone(), G.to_rgb[1].weight.detach().clone())
     assert phase(4 * 8, cfg) == (8, 1.0)  # steps 4 and 5 stabilise 8
     assert torch.equal(weights[4][0], weights[6][0]) and not torch.equal(weights[4][1], weights[6][1])
-
-
-class _Killed(Exception):
-    pass
-
-
-class _DiesAfter:
-    """Batches that stop the run (like a killed process) when asked for batch ``n + 1``."""
-
-    def __init__(self, inner, n):
-        self.inner, self.n, self.count = inner, n, 0
-
-    def take(self, k):
-        self.count += 1
-        if self.count > self.n:
-            raise _Killed
-        return self.inner.take(k)
-
-    def state_dict(self):
-        return self.inner.state_dict()
-
-    def load_state_dict(self, state):
-        self.inner.load_state_dict(state)
 
 
 def _assert_same(a, b, where="checkpoint"):

@@ -23,6 +23,8 @@ from ganlib.models.stylegan import (
 )
 from ganlib.training import CHECKPOINT_NAME, Context, Progress, fit, load_checkpoint
 from ganlib.training.stylegan import StyleGANTask, StyleGANTrainConfig, lazy_factor, mix_styles
+from _interrupt import DiesAfter as _DiesAfter
+from _interrupt import Killed as _Killed
 
 pytestmark = pytest.mark.usefixtures("one_thread_per_module")  # see tests/conftest.py
 
@@ -342,29 +344,6 @@ def test_bad_settings_are_refused():
         _task(_tiny(), style_mixing_prob=1.5)
     with pytest.raises(ValueError, match="r1_interval"):
         _task(_tiny(), r1_interval=-1)
-
-
-class _Killed(Exception):
-    pass
-
-
-class _DiesAfter:
-    """Batches that stop the run (like a killed process) when asked for batch ``n + 1``."""
-
-    def __init__(self, inner, n):
-        self.inner, self.n, self.count = inner, n, 0
-
-    def __next__(self):
-        self.count += 1
-        if self.count > self.n:
-            raise _Killed
-        return next(self.inner)
-
-    def state_dict(self):
-        return self.inner.state_dict()
-
-    def load_state_dict(self, state):
-        self.inner.load_state_dict(state)
 
 
 def test_stylegan_killed_mid_run_resumes_exactly(tmp_path):

@@ -19,6 +19,8 @@ from ganlib.training.cyclegan import (
     learning_rate_factor,
     lsgan_generator_term,
 )
+from _interrupt import DiesAfter as _DiesAfter
+from _interrupt import Killed as _Killed
 
 pytestmark = pytest.mark.usefixtures("one_thread_per_module")  # see tests/conftest.py
 
@@ -205,29 +207,6 @@ def test_learning_rate_is_constant_then_falls_linearly_to_zero():
     task, cfg = _task(nets, x, y, steps=10, log_every=1, decay_start=0.5, lr=1e-3)
     history = fit(task, batches, cfg, progress=False)
     assert history.lr == pytest.approx([1e-3] * 6 + [8e-4, 6e-4, 4e-4, 2e-4])  # the lr of steps 0..9
-
-
-class _Killed(Exception):
-    pass
-
-
-class _DiesAfter:
-    """Batches that stop the run (like a killed process) when asked for batch ``n + 1``."""
-
-    def __init__(self, inner, n):
-        self.inner, self.n, self.count = inner, n, 0
-
-    def __next__(self):
-        self.count += 1
-        if self.count > self.n:
-            raise _Killed
-        return next(self.inner)
-
-    def state_dict(self):
-        return self.inner.state_dict()
-
-    def load_state_dict(self, state):
-        self.inner.load_state_dict(state)
 
 
 def test_cyclegan_killed_mid_run_resumes_exactly_with_its_pools_and_schedule(tmp_path):
