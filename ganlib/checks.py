@@ -13,10 +13,19 @@ stops at the first exercise that is not done.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
 import numpy as np
 import torch
 
-__all__ = ["CheckFailed", "check_close", "check_true", "verdict"]
+__all__ = ["CheckFailed", "bound_references", "check_close", "check_own_work", "check_true", "forbidden_calls",
+           "qualified_name", "verdict"]
+
+
+# How a verdict line starts; ``course run`` finds them in the executed notebooks' outputs by these prefixes.
+VERDICT_HELD = "VERDICT held: "
+VERDICT_NOT_HELD = "VERDICT not held here: "
 
 
 class CheckFailed(AssertionError):
@@ -56,6 +65,118 @@ def check_true(what: str, condition: bool, hint: str = "") -> None:
     if not condition:
         raise CheckFailed(f"✗ {what}" + (f": {hint}" if hint else ""))
     print(f"✓ {what}")
+
+
+def qualified_name(obj) -> str:
+    """``module.qualname`` of a function or class, e.g. ``"ganlib.losses.gradient_penalty"``."""
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+@contextlib.contextmanager
+def forbidden_calls(references: Mapping[str, object], message: Callable[[str], str],
+                    methods: Mapping[str, Sequence[str]] | None = None) -> Iterator[list[str]]:
+    """Within the block, every reference records its call and raises ``AssertionError(message(name))``.
+
+    Used by :func:`check_own_work` and by the hidden grading tests: an exercise answered by calling ganlib's
+    own implementation of it earns nothing (DESIGN: Notebooks).
+
+    Args:
+        references: qualified name -> a function or a class. A function's code object is swapped for a
+            stub, so the call is caught however the caller reached it: ``from ganlib.losses import f as g``,
+            ``ganlib.losses.f``, ``losses.f``, an import inside the caller. A class has its ``__init__``
+            (and the ``methods`` named for it) replaced.
+        message: the error's text, given the qualified name that was called.
+        methods: qualified class name -> methods of that class to disable too (e.g. ``{"...ImagePool": ["query"]}``).
+
+    Yields:
+        The list of qualified names called so far (also when the caller swallowed the error).
+    """
+    calls: list[str] = []
+    restore: list[Callable[[], None]] = []
+    try:
+        for name, obj in references.items():
+            if isinstance(obj, type):
+                for attr in ("__init__", *(methods or {}).get(name, ())):
+                    label = name if attr == "__init__" else f"{name}.{attr}"
+
+                    def stub(*args, _label=label, **kwargs):
+                        calls.append(_label)
+                        raise AssertionError(message(_label))
+
+                    had, old = attr in vars(obj), vars(obj).get(attr)
+                    setattr(obj, attr, stub)
+                    restore.append(lambda obj=obj, attr=attr, had=had, old=old:
+                                   setattr(obj, attr, old) if had else delattr(obj, attr))
+            else:
+                # The stub runs with the reference's own globals: it finds the call list there.
+                namespace: dict = {}
+                exec(f"def stub(*args, **kwargs):\n    _forbidden_calls.append({name!r})\n"
+                     f"    raise AssertionError({message(name)!r})", namespace)
+                glob, had, old = obj.__globals__, "_forbidden_calls" in obj.__globals__, obj.__globals__.get("_forbidden_calls")
+                glob["_forbidden_calls"] = calls
+                restore.append(lambda glob=glob, had=had, old=old:
+                               glob.__setitem__("_forbidden_calls", old) if had else glob.pop("_forbidden_calls", None))
+                code = obj.__code__
+                obj.__code__ = namespace["stub"].__code__
+                restore.append(lambda obj=obj, code=code: setattr(obj, "__code__", code))
+        yield calls
+    finally:
+        for undo in reversed(restore):
+            undo()
+
+
+def bound_references(fn: Callable, references: Mapping[str, object]) -> list[tuple[str, str]]:
+    """(global name, qualified name) for every reference bound to a global name that ``fn``'s code uses.
+
+    A static complement to :func:`forbidden_calls`: it finds a reference the inputs of a check do not reach
+    (a branch never taken), through an import at the top of the notebook (``from ganlib.losses import f``).
+    """
+    by_id = {id(obj): name for name, obj in references.items()}
+    found, codes = [], [fn.__code__]
+    while codes:
+        code = codes.pop()
+        codes += [c for c in code.co_consts if hasattr(c, "co_names")]  # nested functions, lambdas
+        found += [(n, by_id[id(fn.__globals__[n])]) for n in code.co_names
+                  if n in fn.__globals__ and id(fn.__globals__[n]) in by_id]
+    return found
+
+
+def check_own_work(fn: Callable, references: Sequence[object] | object, *args, **kwargs):
+    """Pass if ``fn(*args, **kwargs)`` runs without calling ganlib's reference(s) of the exercise.
+
+    The visible counterpart of the hidden grading tests' delegation check: an answer that calls the
+    ganlib function the exercise asks you to write earns nothing, and this says so before you submit.
+
+    Args:
+        fn: the exercise function you wrote.
+        references: ganlib's implementation(s) of the same exercise (functions or classes).
+        *args, **kwargs: inputs to call ``fn`` with.
+
+    Returns:
+        What ``fn`` returned.
+    """
+    refs = references if isinstance(references, (list, tuple)) else [references]
+    named = {qualified_name(r): r for r in refs}
+    listing = ", ".join(named)
+
+    def message(name: str) -> str:
+        return (f"✗ {fn.__name__} calls {name}, ganlib's own answer to this exercise: an answer that calls it "
+                "earns nothing. Write the computation yourself.")
+
+    bound = bound_references(fn, named)
+    if bound:
+        raise CheckFailed(message(bound[0][1]) + f" (it is bound to the name {bound[0][0]!r})")
+    with forbidden_calls(named, message) as calls:
+        try:
+            result = fn(*args, **kwargs)
+        except AssertionError:
+            if not calls:
+                raise
+            result = None
+    if calls:
+        raise CheckFailed(message(calls[0]))
+    print(f"✓ {fn.__name__} is your own work: it does not call {listing}")
+    return result
 
 
 def _one_line_errors(shell, etype, value, tb, tb_offset=None):
@@ -101,5 +222,5 @@ def verdict(claim: str, held: bool, evidence: str = "") -> bool:
         ``held``, as a bool.
     """
     held = bool(held)
-    print(f"VERDICT {'held' if held else 'not held here'}: {claim}" + (f" ({evidence})" if evidence else ""))
+    print(f"{VERDICT_HELD if held else VERDICT_NOT_HELD}{claim}" + (f" ({evidence})" if evidence else ""))
     return held

@@ -25,12 +25,22 @@ from pathlib import Path
 
 import nbformat
 
+from ganlib.checks import VERDICT_HELD, VERDICT_NOT_HELD
 from ganlib.config import RUNS_ENV
 
-__all__ = ["NotebookResult", "find_notebooks", "parse_parameter", "run_notebook", "run_notebooks", "summary_table",
-           "main_run"]
+__all__ = ["NotebookResult", "Verdict", "find_notebooks", "parse_parameter", "read_verdicts", "run_notebook",
+           "run_notebooks", "summary_table", "verdict_report", "main_run"]
 
 PARAMETERS_TAG = "parameters"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One claim of a reading, as the run's own numbers judged it (a ``VERDICT`` line of ``ganlib.checks.verdict``)."""
+
+    cell: int  # index of the code cell that printed it, in the source notebook
+    held: bool
+    claim: str  # the claim and its evidence, as printed
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,37 @@ class NotebookResult:
     ok: bool
     seconds: float
     error: str = ""  # one line naming the notebook, the cell and the exception; empty when ok
+    verdicts: tuple[Verdict, ...] = ()  # every verdict the run printed, in order
+
+
+def read_verdicts(nb: nbformat.NotebookNode, injected_after: int | None = None) -> tuple[Verdict, ...]:
+    """The verdict lines printed in an executed notebook's stream outputs.
+
+    Args:
+        nb: the executed notebook.
+        injected_after: index of the parameters cell when papermill injected a cell after it, so cell numbers
+            are given as in the source notebook.
+    """
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        source_index = index - 1 if injected_after is not None and index > injected_after else index
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "stream":
+                continue
+            for line in output.get("text", "").splitlines():
+                for prefix, held in ((VERDICT_HELD, True), (VERDICT_NOT_HELD, False)):
+                    if line.startswith(prefix):
+                        found.append(Verdict(source_index, held, line[len(prefix):].strip()))
+    return tuple(found)
+
+
+def _verdicts_of(output: Path, params_at: int) -> tuple[Verdict, ...]:
+    try:
+        return read_verdicts(nbformat.read(output, as_version=4), injected_after=params_at)
+    except (OSError, ValueError):  # no executed copy (the kernel never started): nothing was printed
+        return ()
 
 
 def find_notebooks(selection: Sequence[str], root: str | Path = ".") -> list[Path]:
@@ -125,8 +166,11 @@ def run_notebook(path: str | Path, out_dir: str | Path, parameters: dict[str, ob
     output = out_dir / path.name
     start = time.perf_counter()
 
+    params_at = None
+
     def failed(message: str) -> NotebookResult:
-        return NotebookResult(path, output, False, time.perf_counter() - start, f"{path.name}: {message}")
+        verdicts = _verdicts_of(output, params_at) if params_at is not None else ()
+        return NotebookResult(path, output, False, time.perf_counter() - start, f"{path.name}: {message}", verdicts)
 
     try:
         import papermill
@@ -151,7 +195,7 @@ def run_notebook(path: str | Path, out_dir: str | Path, parameters: dict[str, ob
         return failed(f"cell {index}{count} raised {e.ename}: {evalue} (the cell starts: {first_line.strip()[:80]})")
     except Exception as e:  # the kernel died, a cell timed out, the notebook could not be read, ...
         return failed(f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}")
-    return NotebookResult(path, output, True, time.perf_counter() - start)
+    return NotebookResult(path, output, True, time.perf_counter() - start, verdicts=_verdicts_of(output, params_at))
 
 
 def run_notebooks(paths: Sequence[Path], out_dir: str | Path, parameters: dict[str, object],
@@ -170,13 +214,29 @@ def run_notebooks(paths: Sequence[Path], out_dir: str | Path, parameters: dict[s
 
 
 def summary_table(results: Sequence[NotebookResult]) -> str:
-    """A plain-text table: notebook, status, seconds."""
+    """A plain-text table: notebook, status, seconds, and how many of the readings' claims held."""
     width = max([len("notebook")] + [len(r.notebook.stem) for r in results])
-    lines = [f"{'notebook':{width}s}  status  seconds", f"{'-' * width}  ------  -------"]
-    lines += [f"{r.notebook.stem:{width}s}  {'ok' if r.ok else 'FAILED':6s}  {r.seconds:7.1f}" for r in results]
+    lines = [f"{'notebook':{width}s}  status  seconds  claims held", f"{'-' * width}  ------  -------  -----------"]
+    lines += [f"{r.notebook.stem:{width}s}  {'ok' if r.ok else 'FAILED':6s}  {r.seconds:7.1f}  "
+              f"{sum(v.held for v in r.verdicts)} of {len(r.verdicts)}" for r in results]
     failed = sum(not r.ok for r in results)
     lines.append(f"{failed} of {len(results)} notebook(s) failed" if failed else f"all {len(results)} notebook(s) ran")
     return "\n".join(lines)
+
+
+def verdict_report(results: Sequence[NotebookResult], parameters: dict[str, object]) -> str:
+    """Markdown: every claim the readings made and whether it held in this run, notebook by notebook."""
+    held = sum(v.held for r in results for v in r.verdicts)
+    total = sum(len(r.verdicts) for r in results)
+    lines = ["# Claims of the readings, checked by this run", "",
+             f"Parameters: {parameters}. {held} of {total} claims held; a claim that did not hold is a result of "
+             "this machine, profile and seed, not an error: the reading under it says what to look for.", ""]
+    for r in results:
+        status = "" if r.ok else " (the run FAILED; verdicts up to the failing cell)"
+        lines += [f"## {r.notebook.stem}{status}", ""]
+        lines += [f"- {'held' if v.held else '**not held here**'} (cell {v.cell}): {v.claim}" for v in r.verdicts]
+        lines += (["- no verdicts printed"] if not r.verdicts else []) + [""]
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def main_run(notebooks: Sequence[str], profile: str, out: str | None, device: str | None = None,
@@ -198,6 +258,12 @@ def main_run(notebooks: Sequence[str], profile: str, out: str | None, device: st
     results = run_notebooks(paths, out_dir, parameters, cell_timeout)
     print()
     print(summary_table(results))
+    report = out_dir / "verdicts.md"
+    report.write_text(verdict_report(results, parameters), encoding="utf-8")
+    not_held = [(r.notebook.stem, v) for r in results for v in r.verdicts if not v.held]
+    for stem, v in not_held:
+        print(f"not held here: {stem} cell {v.cell}: {v.claim}")
+    print(f"every claim and its verdict: {report}")
     for r in results:
         if not r.ok:
             print(f"error: {r.error}")

@@ -8,7 +8,9 @@ import torch
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from ganlib.checks import CheckFailed, check_close, check_true
+from ganlib import losses
+from ganlib.checks import CheckFailed, check_close, check_own_work, check_true, forbidden_calls
+from ganlib.training.cyclegan import ImagePool
 
 
 def test_a_passing_check_prints_one_tick_line(capsys):
@@ -60,3 +62,64 @@ def test_verdict_prints_one_line_that_says_whether_the_claim_held(capsys):
     assert verdict("C beats D", False) is False
     assert capsys.readouterr().out.splitlines() == ["VERDICT held: A beats B (0.90 vs 0.80)",
                                                      "VERDICT not held here: C beats D"]
+
+
+# Students' answers to "write the non-saturating G loss", written four ways; ganlib's reference is
+# losses.generator_loss_nonsaturating. Module-level, so global names resolve as in a notebook.
+import ganlib  # noqa: E402
+from ganlib.losses import generator_loss_nonsaturating as _aliased  # noqa: E402
+
+
+def _own(fake_logits):
+    return torch.nn.functional.softplus(-fake_logits).mean()
+
+
+def _attribute_chain(fake_logits):
+    return ganlib.losses.generator_loss_nonsaturating(fake_logits)
+
+
+def _alias(fake_logits):
+    return _aliased(fake_logits) if fake_logits.numel() > 100 else _own(fake_logits)  # branch the check never takes
+
+
+def _swallowed(fake_logits):
+    try:
+        return losses.generator_loss_nonsaturating(fake_logits)
+    except Exception:  # noqa: BLE001 - a submission hiding the call
+        return _own(fake_logits)
+
+
+def test_check_own_work_passes_own_code_and_returns_its_result(capsys):
+    logits = torch.tensor([0.5, -1.0])
+    result = check_own_work(_own, losses.generator_loss_nonsaturating, logits)
+    assert torch.equal(result, _own(logits))
+    assert capsys.readouterr().out == ("✓ _own is your own work: it does not call "
+                                       "ganlib.losses.generator_loss_nonsaturating\n")
+
+
+@pytest.mark.parametrize("answer, through", [(_attribute_chain, ""), (_alias, " (it is bound to the name '_aliased')"),
+                                             (_swallowed, "")])
+def test_check_own_work_names_the_reference_however_it_is_called(answer, through):
+    with pytest.raises(CheckFailed) as info:
+        check_own_work(answer, [losses.generator_loss_nonsaturating], torch.tensor([0.5, -1.0]))
+    assert str(info.value) == (f"✗ {answer.__name__} calls ganlib.losses.generator_loss_nonsaturating, ganlib's own "
+                               "answer to this exercise: an answer that calls it earns nothing. Write the computation "
+                               "yourself." + through)
+    # the reference works again afterwards
+    assert torch.allclose(losses.generator_loss_nonsaturating(torch.tensor([0.0])), torch.log(torch.tensor(2.0)))
+
+
+def test_forbidden_calls_disables_functions_and_classes_and_restores_them():
+    before = losses.generator_loss_nonsaturating.__code__
+    refs = {"g": losses.generator_loss_nonsaturating, "pool": ImagePool}
+    with forbidden_calls(refs, lambda name: f"no {name}", methods={"pool": ["query"]}) as calls:
+        with pytest.raises(AssertionError, match="no g"):
+            losses.generator_loss_nonsaturating(torch.zeros(1))
+        with pytest.raises(AssertionError, match="no pool"):
+            ImagePool(2)
+        with pytest.raises(AssertionError, match="no pool.query"):
+            ImagePool.query(None, torch.zeros(1, 1))
+        assert calls == ["g", "pool", "pool.query"]
+    assert losses.generator_loss_nonsaturating.__code__ is before
+    assert "__init__" in vars(ImagePool) and "_forbidden_calls" not in vars(losses)
+    assert ImagePool(0).query(torch.ones(2, 1)).shape == (2, 1)

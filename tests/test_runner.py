@@ -63,6 +63,27 @@ def test_a_failure_names_notebook_and_cell_and_the_others_still_run(tmp_path, ca
     assert 'SEED = 3' in executed.cells[1].source
 
 
+def test_the_report_collects_every_verdict_with_its_cell(tmp_path, capsys):
+    claims = _notebook(tmp_path / "claims.ipynb",
+                       "from ganlib.checks import verdict\nverdict('two beats one', 2 > 1, '2 vs 1')",
+                       "print('VERDICT is a word in this line, not a verdict')",
+                       "verdict('one beats two', 1 > 2, '1 vs 2'); verdict('same', True)")
+    crashed = _notebook(tmp_path / "crashed.ipynb", "from ganlib.checks import verdict\nverdict('before', True)",
+                        "raise RuntimeError('stop')", "verdict('after', True)")
+    out = tmp_path / "out"
+    assert main(["course", "run", str(claims), str(crashed), "--profile", "smoke", "--out", str(out)]) == 1
+    printed = capsys.readouterr().out
+    table = printed[printed.index("notebook  status"):]
+    assert "\nclaims    ok" in table and table.splitlines()[2].endswith("2 of 3")
+    assert table.splitlines()[3].endswith("1 of 1")  # the crashed notebook's verdicts up to the failing cell
+    assert "not held here: claims cell 3: one beats two (1 vs 2)" in printed
+    report = (out / "verdicts.md").read_text()
+    assert "3 of 4 claims held" in report
+    assert "- held (cell 1): two beats one (2 vs 1)" in report
+    assert "- **not held here** (cell 3): one beats two (1 vs 2)" in report and "- held (cell 3): same" in report
+    assert "## crashed (the run FAILED; verdicts up to the failing cell)" in report and "after" not in report
+
+
 def test_a_notebook_without_parameters_cell_is_refused(tmp_path):
     path = _notebook(tmp_path / "plain.ipynb", "print(PROFILE)", parameters=False)
     result = runner.run_notebook(path, tmp_path / "out", {"PROFILE": "smoke"})

@@ -9,15 +9,14 @@ A :class:`Delegation` is built from the notebook's references: ``forbidden`` map
 name to ``(exercise, function)``, ``classes`` lists ``(qualified name, exercise, class, method)`` for the
 layers whose ``__init__`` and ``method`` are disabled, and ``exercise_numbers`` gives each exercise's
 number for the failure messages. :meth:`Delegation.run` calls a submitted function with every reference
-disabled: each reference function's code is swapped for a stub that records the call and raises, and
+disabled (:func:`ganlib.checks.forbidden_calls`, the mechanism the notebooks' visible ``check_own_work``
+uses too): each reference function's code is swapped for a stub that records the call and raises, and
 each class's ``__init__`` and ``method`` are replaced by such stubs, so a call is caught however the
 submission reached it, even when it swallows the error. :meth:`Delegation.assert_no_bound_references`
 adds a static check: a forbidden object bound to a global name the function uses.
 """
 
-import contextlib
-
-import pytest
+from ganlib.checks import bound_references, forbidden_calls
 
 
 class Delegation:
@@ -38,25 +37,15 @@ class Delegation:
         return (f"{caller} calls {qualname}, ganlib's answer to exercise {self.exercise_numbers[owner]}: call your "
                 f"own {owner} or write the code")
 
-    @contextlib.contextmanager
+    def _references(self):
+        refs = {qualname: fn for qualname, (_, fn) in self.forbidden.items()}
+        refs.update({qualname: cls for qualname, _, cls, _ in self.classes})
+        return refs
+
     def forbidding(self, caller):
         """Within the block, every ganlib reference of this notebook records its call and raises."""
-        calls = []
-        with pytest.MonkeyPatch.context() as mp:
-            for qualname, (owner, fn) in self.forbidden.items():
-                namespace = {}
-                exec(f"def stub(*args, **kwargs):\n    _grading_forbidden_calls.append({qualname!r})\n"
-                     f"    raise AssertionError({self.message(caller, qualname, owner)!r})", namespace)
-                mp.setitem(fn.__globals__, "_grading_forbidden_calls", calls)  # the stub runs in ganlib's globals
-                mp.setattr(fn, "__code__", namespace["stub"].__code__)  # every reference to fn, however bound
-            for class_name, owner, cls, method in self.classes:
-                for attr, qualname in (("__init__", class_name), (method, f"{class_name}.{method}")):
-                    def stub(*args, _qualname=qualname, _owner=owner, **kwargs):
-                        calls.append(_qualname)
-                        raise AssertionError(self.message(caller, _qualname, _owner))
-
-                    mp.setattr(cls, attr, stub)
-            yield calls
+        return forbidden_calls(self._references(), lambda q: self.message(caller, q, self.owners[q]),
+                               methods={qualname: [method] for qualname, _, _, method in self.classes})
 
     def run(self, ex, name, *args, **kwargs):
         """The submission's ``name`` called with ganlib's references of this notebook disabled."""
@@ -67,15 +56,7 @@ class Delegation:
 
     def bound_references(self, fn):
         """Global names the function's code uses that hold one of ganlib's references (bound at import)."""
-        forbidden = {id(obj): q for q, (_, obj) in self.forbidden.items()}
-        forbidden.update({id(cls): qualname for qualname, _, cls, _ in self.classes})
-        found, codes = [], [fn.__code__]
-        while codes:
-            code = codes.pop()
-            codes += [c for c in code.co_consts if hasattr(c, "co_names")]  # nested functions, lambdas
-            found += [(name, forbidden[id(fn.__globals__[name])]) for name in code.co_names
-                      if name in fn.__globals__ and id(fn.__globals__[name]) in forbidden]
-        return found
+        return bound_references(fn, self._references())
 
     def assert_no_bound_references(self, ex, name):
         bound = self.bound_references(getattr(ex, name))
