@@ -8,7 +8,7 @@ Modules, each importable on its own:
 - :mod:`ganlib.domains` unpaired image domains for CycleGAN: handwritten vs typeset digits, thin vs thick, the photo sets
 - :mod:`ganlib.losses`  GAN losses as pure functions of logits
 - :mod:`ganlib.models`  one file per GAN family (``models.mlp``, ``models.dcgan``, ``models.conditional``, ``models.cyclegan``; ``models.patchgan`` for both image-to-image families)
-- :mod:`ganlib.theory`  the optimal discriminator and the divergences, numerically in 1-D
+- :mod:`ganlib.theory`  the optimal discriminator and the divergences, numerically in 1-D; gradient play on x y
 - :mod:`ganlib.training` the generic loop (:func:`~ganlib.training.fit`), one task per GAN family, checkpoints, history
 - :mod:`ganlib.train`   ``train(G, D, batches, cfg)``: the G-against-D game of notebooks 02-05 (unconditional, class-conditional, pix2pix)
 - :mod:`ganlib.recipes` the named models of the CLI and notebook 07: build, train, or load a finished run

@@ -7,9 +7,15 @@ For a fixed generator with density p_g, the discriminator that maximises
 is D*(x) = p_data(x) / (p_data(x) + p_g(x)) (Goodfellow et al. 2014, Prop. 1), and plugging it
 back in gives V(G, D*) = 2 JSD(p_data || p_g) - log 4 (ibid., Theorem 1).
 
-All functions take densities evaluated on an evenly spaced 1-D grid ``x`` (NumPy arrays of the
-same shape) and integrate with the trapezoid rule, in float64. Where a density is zero the
+The density functions take densities evaluated on an evenly spaced 1-D grid ``x`` (NumPy arrays
+of the same shape) and integrate with the trapezoid rule, in float64. Where a density is zero the
 integrand's limit is used (0 log 0 = 0), so disjoint supports give finite answers.
+
+The last three functions are about the dynamics of the game rather than its optimum: gradient play
+on the bilinear game min_x max_y x y (:func:`bilinear_game`), whose only equilibrium (0, 0) plain
+gradient steps never reach. Simultaneous steps spiral out, multiplying :func:`bilinear_energy` by a
+fixed factor per iteration; alternating steps, as in the GAN algorithm, conserve
+:func:`bilinear_invariant` and circle forever (Mescheder et al. 2018, Sec. 2, the Dirac-GAN).
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ __all__ = [
     "js_divergence",
     "value_function",
     "optimal_value",
+    "bilinear_game",
+    "bilinear_energy",
+    "bilinear_invariant",
 ]
 
 LOG4 = float(np.log(4.0))
@@ -91,3 +100,82 @@ def optimal_value(p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray) -> float:
     p_data, p_g, x = _as_grid(p_data, p_g, x)
     total = p_data + p_g
     return integrate(_xlogy_ratio(p_data, total) + _xlogy_ratio(p_g, total), x)
+
+
+# --------------------------------------------------------------------------- the bilinear game
+
+
+def bilinear_game(x0: float, y0: float, *, lr: float, steps: int, k: int = 1,
+                  simultaneous: bool = False) -> np.ndarray:
+    """Gradient play on f(x, y) = x y: x (the generator) descends f, y (the discriminator) ascends it.
+
+    The game min_x max_y x y has one equilibrium, (0, 0). One iteration is one step of the GAN
+    algorithm: first the discriminator's phase, k ascent steps ``y <- y + lr * x`` with x fixed
+    (df/dy = x); then the generator's phase, one descent step ``x <- x - lr * y`` (df/dx = y), where y
+    is the value just updated (``simultaneous=False``: alternating play, as in the lecture's algorithm)
+    or the value at the start of the iteration (``simultaneous=True``: both players move from the same
+    point; with k = 1 this is simultaneous gradient descent-ascent).
+
+    What happens (closed forms, derived in notebook 02 and tested): simultaneous play multiplies
+    ``bilinear_energy`` = k x^2 + y^2 by exactly 1 + k lr^2 per iteration, an outward spiral; alternating
+    play conserves ``bilinear_invariant`` = k x^2 + y^2 + k lr x y, so for k lr^2 < 4 (an ellipse) it
+    orbits the equilibrium forever, and for k lr^2 > 4 it diverges.
+
+    Args:
+        x0, y0: the starting point.
+        lr: the step size of both players.
+        steps: the number of iterations (generator steps).
+        k: discriminator steps per generator step.
+        simultaneous: whether the generator's step uses y from before the discriminator's phase.
+
+    Returns:
+        The trajectory, shape (steps + 1, 2): row n is (x, y) after n iterations, row 0 the start.
+    """
+    if k < 1 or steps < 0:
+        raise ValueError(f"need k >= 1 and steps >= 0, got k={k}, steps={steps}")
+    out = np.empty((steps + 1, 2), dtype=np.float64)  # (steps + 1, 2)
+    x, y = float(x0), float(y0)
+    out[0] = x, y
+    for n in range(1, steps + 1):
+        y_before = y
+        for _ in range(k):  # discriminator phase: ascend f, x held fixed
+            y = y + lr * x  # df/dy = x
+        x = x - lr * (y_before if simultaneous else y)  # generator phase: descend f, df/dx = y
+        out[n] = x, y
+    return out
+
+
+def bilinear_energy(xy: np.ndarray, *, k: int = 1) -> np.ndarray:
+    """k x^2 + y^2 for every row (x, y): conserved by continuous-time play, where x' = -y and y' = k x.
+
+    Simultaneous steps (:func:`bilinear_game` with ``simultaneous=True``) multiply it by exactly
+    1 + k lr^2 per iteration: expand k (x - lr y)^2 + (y + k lr x)^2, the cross terms cancel.
+
+    Args:
+        xy: points, shape (..., 2).
+        k: discriminator steps per generator step.
+
+    Returns:
+        Shape (...,).
+    """
+    xy = np.asarray(xy, dtype=np.float64)
+    return k * xy[..., 0] ** 2 + xy[..., 1] ** 2
+
+
+def bilinear_invariant(xy: np.ndarray, *, lr: float, k: int = 1) -> np.ndarray:
+    """k x^2 + y^2 + k lr x y for every row (x, y): what alternating play on x y conserves exactly.
+
+    With y' = y + k lr x and x' = x - lr y', substituting shows k x'^2 + y'^2 + k lr x' y' =
+    k x^2 + y^2 + k lr x y. For k lr^2 < 4 the quadratic form is positive definite: its level sets are
+    ellipses around (0, 0), so the players orbit the equilibrium without reaching it or escaping.
+
+    Args:
+        xy: points, shape (..., 2).
+        lr: the step size of :func:`bilinear_game`.
+        k: discriminator steps per generator step.
+
+    Returns:
+        Shape (...,).
+    """
+    xy = np.asarray(xy, dtype=np.float64)
+    return bilinear_energy(xy, k=k) + k * lr * xy[..., 0] * xy[..., 1]

@@ -26,10 +26,10 @@ from ganlib.__main__ import main
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "solutions" / "02_vanilla_gan.ipynb"
 KNOWN = {"01": "01_optimal_discriminator", "02": "02_vanilla_gan"}
-MAX = 21  # points of tests/grading/test_02_vanilla_gan.py
-EX1 = 5  # discriminator_loss: points of its tests
-EX2 = 6  # generator_losses
-EX3 = 10  # alternating_step
+MAX = 24  # points of tests/grading/test_02_vanilla_gan.py
+EX1 = 6  # discriminator_loss: points of its tests
+EX2 = 7  # generator_losses
+EX3 = 11  # alternating_step
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,7 +261,7 @@ def test_batch_writes_one_row_per_student_and_reports_the_skipped_file(graded):
     assert graded["report"]["skipped"][0]["path"].endswith("readme.ipynb")
     columns = list(next(iter(graded["rows"].values())))
     assert columns[0] == "student" and columns[-2:] == ["total", "max"]
-    assert "02::test_generator_losses_gradients" in columns and len(columns) == 18 + 3
+    assert "02::test_generator_losses_gradients" in columns and len(columns) == 21 + 3
     assert "graded 8 notebook(s) of 8 student(s)" in done.stdout and "mean total" in done.stdout
 
 
@@ -337,7 +337,8 @@ def test_bubblewrap_hides_the_solutions(graded):
     if not graded["report"]["sandbox"].startswith("bubblewrap"):
         pytest.skip(f"bubblewrap not used here (sandbox: {graded['report']['sandbox']}); install bubblewrap")
     # the malicious submission's discriminator_loss loads the instructor's solution: it finds an empty folder
-    assert graded["rows"]["malicious"]["total"] == str(MAX - EX1 - EX3)
+    # (exercise 3 keeps its points: its tests give the step a correct discriminator_loss)
+    assert graded["rows"]["malicious"]["total"] == str(MAX - EX1)
     message = _notebook(graded, "malicious")["tests"]["test_discriminator_loss_hand_values"]["message"]
     assert "No such file" in message or "FileNotFound" in message
 

@@ -11,6 +11,9 @@ from scipy import optimize
 
 from ganlib import theory
 from ganlib.theory import (
+    bilinear_energy,
+    bilinear_game,
+    bilinear_invariant,
     integrate,
     js_divergence,
     kl_divergence,
@@ -166,6 +169,82 @@ def test_kl_is_infinite_when_q_misses_p_mass():
 def test_integrate_is_the_trapezoid_rule():
     x = np.linspace(0, 2, 3)
     assert integrate(x ** 2, x) == pytest.approx(0.5 * (0 + 1) + 0.5 * (1 + 4))  # 3.0 by trapezoids
+
+
+# --------------------------------------------------------------------------- the bilinear game min_x max_y x y
+
+
+def test_bilinear_game_one_iteration_by_hand():
+    # x = 1, y = 2, lr = 0.5: simultaneous x - lr y = 0, y + lr x = 2.5; alternating y = 2.5 first, x = 1 - 1.25
+    np.testing.assert_array_equal(bilinear_game(1.0, 2.0, lr=0.5, steps=1, simultaneous=True), [[1, 2], [0, 2.5]])
+    np.testing.assert_array_equal(bilinear_game(1.0, 2.0, lr=0.5, steps=1), [[1, 2], [-0.25, 2.5]])
+    # k = 3: y climbs three times with x fixed (2 + 3 * 0.5 = 3.5), then x = 1 - 0.5 * 3.5 (alternating)
+    np.testing.assert_array_equal(bilinear_game(1.0, 2.0, lr=0.5, steps=1, k=3), [[1, 2], [-0.75, 3.5]])
+    np.testing.assert_array_equal(bilinear_game(1.0, 2.0, lr=0.5, steps=1, k=3, simultaneous=True), [[1, 2], [0, 3.5]])
+
+
+@pytest.mark.parametrize("k,lr,simultaneous", [(1, 0.1, False), (1, 0.3, True), (5, 0.2, False), (3, 1.5, True),
+                                               (2, 1.9, False)])
+def test_bilinear_game_is_the_power_of_its_linear_map(k, lr, simultaneous):
+    """One iteration is linear: (x, y) -> M (x, y), with M = [[1 - k lr^2, -lr], [k lr, 1]] (alternating)
+    or [[1, -lr], [k lr, 1]] (simultaneous); row n of the trajectory is M^n (x0, y0)."""
+    m = np.array([[1.0 if simultaneous else 1 - k * lr ** 2, -lr], [k * lr, 1.0]])
+    traj = bilinear_game(0.3, -0.7, lr=lr, steps=40, k=k, simultaneous=simultaneous)
+    assert traj.shape == (41, 2)
+    expected = np.stack([np.linalg.matrix_power(m, n) @ [0.3, -0.7] for n in range(41)])
+    np.testing.assert_allclose(traj, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("k,lr", [(1, 0.1), (1, 0.5), (4, 0.25), (10, 0.05)])
+def test_simultaneous_play_spirals_out_by_exactly_one_plus_k_lr_squared(k, lr):
+    traj = bilinear_game(1.0, 0.5, lr=lr, steps=200, k=k, simultaneous=True)
+    energy = bilinear_energy(traj, k=k)  # k x^2 + y^2
+    np.testing.assert_allclose(energy[1:] / energy[:-1], 1 + k * lr ** 2, rtol=1e-12)
+    if k == 1:  # x^2 + y^2 itself: the distance from the equilibrium grows by sqrt(1 + lr^2) per step
+        radius = np.hypot(traj[:, 0], traj[:, 1])
+        np.testing.assert_allclose(radius, np.hypot(1.0, 0.5) * (1 + lr ** 2) ** (np.arange(201) / 2), rtol=1e-10)
+
+
+@pytest.mark.parametrize("k,lr", [(1, 0.1), (1, 1.0), (1, 1.99), (5, 0.4), (3, 1.1)])
+def test_alternating_play_conserves_its_invariant_and_orbits(k, lr):
+    """k lr^2 < 4: the invariant is a positive-definite form, so the orbit stays on one ellipse."""
+    assert k * lr ** 2 < 4
+    traj = bilinear_game(1.0, 0.5, lr=lr, steps=2000, k=k)
+    invariant = bilinear_invariant(traj, lr=lr, k=k)
+    np.testing.assert_allclose(invariant, invariant[0], rtol=1e-9)
+    # bounded by the ellipse: x^2 + y^2 <= invariant / (smallest eigenvalue of the form's matrix)
+    form = np.array([[k, k * lr / 2], [k * lr / 2, 1.0]])
+    radius = np.hypot(traj[:, 0], traj[:, 1])
+    assert np.all(radius ** 2 <= invariant[0] / np.linalg.eigvalsh(form)[0] * (1 + 1e-9))
+    assert radius.min() > 0.05 * radius[0]  # never reaches the equilibrium either
+
+
+def test_alternating_play_diverges_past_k_lr_squared_four():
+    """k lr^2 > 4: the map has a real eigenvalue of modulus (s + sqrt(s^2 - 4)) / 2 with s = k lr^2 - 2."""
+    k, lr = 5, 1.0
+    traj = bilinear_game(1.0, 0.5, lr=lr, steps=30, k=k)
+    s = k * lr ** 2 - 2
+    rho = (s + math.sqrt(s * s - 4)) / 2
+    radius = np.hypot(traj[:, 0], traj[:, 1])
+    assert radius[-1] / radius[-2] == pytest.approx(rho, rel=1e-9)
+    # still conserved (up to rounding relative to the terms' size): an indefinite form, hyperbolas, not ellipses
+    drift = np.abs(bilinear_invariant(traj, lr=lr, k=k) - bilinear_invariant(traj[0], lr=lr, k=k))
+    assert np.all(drift <= 1e-12 * bilinear_energy(traj, k=k) + 1e-12)
+
+
+def test_small_steps_approach_the_continuous_circle():
+    """As lr -> 0 both kinds of play follow the flow x' = -y, y' = x: the circle through the start."""
+    for simultaneous in (False, True):
+        lr = 1e-3
+        traj = bilinear_game(1.0, 0.0, lr=lr, steps=int(round(np.pi / 2 / lr)), simultaneous=simultaneous)
+        np.testing.assert_allclose(traj[-1], [0.0, 1.0], atol=2e-3)  # a quarter turn: (cos t, sin t) at t = pi / 2
+
+
+def test_bilinear_game_rejects_bad_arguments():
+    with pytest.raises(ValueError):
+        bilinear_game(1.0, 1.0, lr=0.1, steps=3, k=0)
+    with pytest.raises(ValueError):
+        bilinear_game(1.0, 1.0, lr=0.1, steps=-1)
 
 
 # --------------------------------------------------------------------------- input checks

@@ -1,13 +1,45 @@
-"""Hidden grading tests for notebook 01, the optimal discriminator."""
+"""Hidden grading tests for notebook 01, the optimal discriminator.
+
+Reference values are closed forms (a / (a + b), -sigmoid(t), -(1 - sigmoid(t))), a brute-force maximisation
+of the pointwise objective, adaptive quadrature of the JSD's definition with scipy, and the trapezoid rule
+written out here.
+
+Delegation. Every call of a submitted function goes through ``_run`` (:class:`_delegation.Delegation`), which
+disables ganlib's references of this notebook for the duration of the call: ``ganlib.theory``'s
+``optimal_discriminator`` (exercise 1), its ``js_divergence`` and the functions that give the JSD in one line
+(``kl_divergence``, ``optimal_value`` = 2 JSD - log 4, ``value_function`` at D*; exercise 2), and the
+generator losses of ``ganlib.losses``, whose autograd derivative is exercise 3's answer. An answer that calls
+them so earns nothing for its exercise; ``test_<exercise>_is_your_own`` adds a static check (a reference bound
+to a global name the function uses). ``ganlib.theory.integrate`` (the trapezoid rule) stays allowed.
+Every test checks values, so a no-op or a constant keeps no point either.
+"""
+
+import functools
 
 import numpy as np
 import pytest
 import torch
-from scipy import integrate, stats
+from scipy import integrate, special, stats
 
-from ganlib import theory
+from ganlib import losses, theory
+
+from _delegation import Delegation
 
 NOTEBOOK = "01_optimal_discriminator"
+
+# ganlib's references of this notebook -> the exercise function that must not call them
+FORBIDDEN = {
+    "ganlib.theory.optimal_discriminator": ("optimal_discriminator", theory.optimal_discriminator),
+    "ganlib.theory.js_divergence": ("js_divergence", theory.js_divergence),
+    "ganlib.theory.kl_divergence": ("js_divergence", theory.kl_divergence),
+    "ganlib.theory.optimal_value": ("js_divergence", theory.optimal_value),
+    "ganlib.theory.value_function": ("js_divergence", theory.value_function),
+    "ganlib.losses.generator_loss_saturating": ("generator_gradients", losses.generator_loss_saturating),
+    "ganlib.losses.generator_loss_nonsaturating": ("generator_gradients", losses.generator_loss_nonsaturating),
+}
+EXERCISE_NUMBER = {"optimal_discriminator": "1.1", "js_divergence": "1.2", "generator_gradients": "1.3"}
+DELEGATION = Delegation(FORBIDDEN, EXERCISE_NUMBER)
+_run = DELEGATION.run
 
 
 # ---- Exercise 1: optimal_discriminator ------------------------------------------------------
@@ -17,7 +49,7 @@ NOTEBOOK = "01_optimal_discriminator"
 def test_optimal_discriminator_is_the_density_ratio(ex):
     rng = np.random.default_rng(0)
     a, b = rng.uniform(0.01, 2, 50), rng.uniform(0.01, 2, 50)
-    np.testing.assert_allclose(ex.optimal_discriminator(a, b), a / (a + b), rtol=1e-12)
+    np.testing.assert_allclose(_run(ex, "optimal_discriminator", a, b), a / (a + b), rtol=1e-12)
 
 
 @pytest.mark.points(1)
@@ -25,18 +57,29 @@ def test_optimal_discriminator_maximises_the_pointwise_objective(ex):
     # For f(y) = a log y + b log(1 - y) the answer must beat every other y on a fine grid.
     y = np.linspace(1e-6, 1 - 1e-6, 200_001)
     for a, b in [(0.7, 0.2), (0.01, 0.9), (1.3, 1.3)]:
-        d = float(np.asarray(ex.optimal_discriminator(np.array([a]), np.array([b])))[0])
+        d = float(np.asarray(_run(ex, "optimal_discriminator", np.array([a]), np.array([b])))[0])
         f = lambda v: a * np.log(v) + b * np.log1p(-v)
-        assert f(d) >= f(y).max() - 1e-9
+        assert f(d) >= f(y).max() - 1e-9, f"D*({a}, {b}) = {d:.6f} does not maximise a log y + b log(1 - y)"
 
 
 @pytest.mark.points(1)
 def test_optimal_discriminator_edge_cases(ex):
+    p_data, p_g = np.array([0.0, 0.0, 3.0, 5.0]), np.array([0.0, 2.0, 0.0, 5.0])
     with np.errstate(all="raise"):  # no division by zero, no invalid operation
-        d = ex.optimal_discriminator(np.array([0.0, 0.0, 3.0, 5.0]), np.array([0.0, 2.0, 0.0, 5.0]))
-    np.testing.assert_allclose(d, [0.5, 0.0, 1.0, 0.5])
-    grid = ex.optimal_discriminator(np.ones((3, 4)), np.ones((3, 4)))
-    assert np.shape(grid) == (3, 4)
+        d = _run(ex, "optimal_discriminator", p_data, p_g)
+    np.testing.assert_allclose(d, [0.5, 0.0, 1.0, 0.5], rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(p_data, [0.0, 0.0, 3.0, 5.0])  # the inputs are left alone
+    np.testing.assert_array_equal(p_g, [0.0, 2.0, 0.0, 5.0])
+    grid = _run(ex, "optimal_discriminator", np.ones((3, 4)), 3 * np.ones((3, 4)))
+    assert np.shape(grid) == (3, 4), f"expected the input's shape (3, 4), got {np.shape(grid)}"
+    np.testing.assert_allclose(grid, 0.25, rtol=1e-12)
+
+
+@pytest.mark.points(1)
+def test_optimal_discriminator_is_your_own(ex):
+    DELEGATION.assert_no_bound_references(ex, "optimal_discriminator")
+    a, b = np.array([0.3, 0.0, 1.0]), np.array([0.1, 0.0, 0.0])
+    np.testing.assert_allclose(_run(ex, "optimal_discriminator", a, b), [0.75, 0.5, 1.0], rtol=1e-12)
 
 
 # ---- Exercise 2: js_divergence ----------------------------------------------------------------
@@ -44,67 +87,127 @@ def test_optimal_discriminator_edge_cases(ex):
 X = np.linspace(-15, 15, 30_001)
 
 
-@pytest.mark.points(1)
-def test_jsd_is_zero_for_equal_densities(ex):
-    p = stats.norm.pdf(X, 1.0, 0.7)
-    assert abs(ex.js_divergence(p, p, X)) < 1e-12
+def _trapezoid(f, x):
+    """The trapezoid rule written out: sum of (f_i + f_{i+1}) / 2 * (x_{i+1} - x_i)."""
+    return float(np.sum((f[1:] + f[:-1]) / 2 * np.diff(x)))
 
 
-@pytest.mark.points(1)
-def test_jsd_is_log2_for_disjoint_densities(ex):
-    with np.errstate(divide="raise", invalid="raise"):
-        jsd = ex.js_divergence(stats.norm.pdf(X, -8, 0.3), stats.norm.pdf(X, 8, 0.3), X)
-    assert jsd == pytest.approx(np.log(2), abs=1e-8)
+def _jsd_by_trapezoids(p, q, x):
+    m = 0.5 * (p + q)
+    return 0.5 * _trapezoid(special.rel_entr(p, m), x) + 0.5 * _trapezoid(special.rel_entr(q, m), x)  # 0 log 0 = 0
 
 
 @pytest.mark.points(2)
-def test_jsd_matches_quadrature_of_the_definition(ex):
-    # Reference: adaptive quadrature of the JSD definition with scipy, independent of the grid.
-    p_pdf = lambda t: stats.norm.pdf(t, 0.0, 1.0)
-    q_pdf = lambda t: 0.5 * stats.norm.pdf(t, 1.5, 0.5) + 0.5 * stats.norm.pdf(t, -2.0, 0.8)
-    m_pdf = lambda t: 0.5 * (p_pdf(t) + q_pdf(t))
+def test_js_divergence_of_equal_and_of_disjoint_densities(ex):
+    p = stats.norm.pdf(X, 1.0, 0.7)
+    assert abs(_run(ex, "js_divergence", p, p, X)) < 1e-12, "JSD(p || p) must be 0"
+    with np.errstate(divide="raise", invalid="raise"):
+        jsd = _run(ex, "js_divergence", stats.norm.pdf(X, -8, 0.3), stats.norm.pdf(X, 8, 0.3), X)
+    assert jsd == pytest.approx(np.log(2), abs=1e-8), "densities with disjoint supports have JSD = log 2"
+
+
+def _p_pdf(t):
+    return stats.norm.pdf(t, 0.0, 1.0)
+
+
+def _q_pdf(t):
+    return 0.5 * stats.norm.pdf(t, 1.5, 0.5) + 0.5 * stats.norm.pdf(t, -2.0, 0.8)
+
+
+@functools.lru_cache(maxsize=None)
+def _jsd_by_quadrature():
+    """Adaptive quadrature of the JSD's definition with scipy, independent of any grid (computed once)."""
+    m_pdf = lambda t: 0.5 * (_p_pdf(t) + _q_pdf(t))
     kl = lambda f: integrate.quad(lambda t: f(t) * np.log(f(t) / m_pdf(t)) if f(t) > 0 else 0.0, -15, 15, limit=200)[0]
-    reference = 0.5 * kl(p_pdf) + 0.5 * kl(q_pdf)
-    assert ex.js_divergence(p_pdf(X), q_pdf(X), X) == pytest.approx(reference, abs=1e-7)
+    return 0.5 * kl(_p_pdf) + 0.5 * kl(_q_pdf)
+
+
+@pytest.mark.points(2)
+def test_js_divergence_matches_quadrature_of_the_definition(ex):
+    assert _run(ex, "js_divergence", _p_pdf(X), _q_pdf(X), X) == pytest.approx(_jsd_by_quadrature(), abs=1e-7)
 
 
 @pytest.mark.points(1)
-def test_jsd_symmetric_bounded_and_gives_the_game_value(ex):
+def test_js_divergence_uses_the_trapezoid_rule_on_the_grid(ex):
+    """On a coarse grid, where the rule matters: p = 2x and q = 2(1 - x) on [0, 1], 11 points, then 6."""
+    for n in (11, 6):
+        x = np.linspace(0.0, 1.0, n)
+        p, q = 2 * x, 2 * (1 - x)  # both 0 at one end: the 0 log 0 = 0 convention is needed there
+        with np.errstate(divide="raise", invalid="raise"):
+            got = _run(ex, "js_divergence", p, q, x)
+        assert got == pytest.approx(_jsd_by_trapezoids(p, q, x), abs=1e-12), (
+            f"{n} grid points: expected the trapezoid rule's {_jsd_by_trapezoids(p, q, x):.10f}, got {got:.10f}")
+
+
+@pytest.mark.points(1)
+def test_js_divergence_symmetric_bounded_and_gives_the_game_value(ex):
     rng = np.random.default_rng(1)
     for _ in range(5):
         p = stats.norm.pdf(X, rng.uniform(-3, 3), rng.uniform(0.3, 2))
         q = stats.norm.pdf(X, rng.uniform(-3, 3), rng.uniform(0.3, 2))
-        jsd = ex.js_divergence(p, q, X)
-        assert jsd == pytest.approx(ex.js_divergence(q, p, X), abs=1e-12)
+        jsd = _run(ex, "js_divergence", p, q, X)
+        assert jsd == pytest.approx(_run(ex, "js_divergence", q, p, X), abs=1e-12)
         assert -1e-12 <= jsd <= np.log(2) + 1e-12
         assert 2 * jsd - np.log(4) == pytest.approx(theory.optimal_value(p, q, X), abs=1e-8)
+
+
+@pytest.mark.points(1)
+def test_js_divergence_is_your_own(ex):
+    DELEGATION.assert_no_bound_references(ex, "js_divergence")
+    x = np.linspace(-6, 6, 2001)
+    p, q = stats.norm.pdf(x, 0, 1), stats.norm.pdf(x, 1, 1)
+    assert _run(ex, "js_divergence", p, q, x) == pytest.approx(_jsd_by_trapezoids(p, q, x), abs=1e-12)
 
 
 # ---- Exercise 3: generator_gradients ----------------------------------------------------------
 
 
+def _closed_forms(t):
+    """d/dt log(1 - sigmoid(t)) = -sigmoid(t) and d/dt -log sigmoid(t) = -(1 - sigmoid(t)) = -sigmoid(-t)."""
+    return -torch.sigmoid(t), -torch.sigmoid(-t)
+
+
 @pytest.mark.points(2)
 def test_generator_gradients_match_closed_forms(ex):
     t = torch.linspace(-30, 30, 121, dtype=torch.float64)
-    g_sat, g_nonsat = ex.generator_gradients(t)
-    torch.testing.assert_close(g_sat, -torch.sigmoid(t), rtol=1e-6, atol=1e-12)  # d/dt log(1 - s(t))
-    torch.testing.assert_close(g_nonsat, -(1 - torch.sigmoid(t)), rtol=1e-6, atol=1e-12)  # d/dt -log s(t)
+    g_sat, g_nonsat = _run(ex, "generator_gradients", t)
+    want_sat, want_nonsat = _closed_forms(t)
+    torch.testing.assert_close(g_sat, want_sat, rtol=1e-6, atol=1e-12)  # d/dt log(1 - s(t))
+    torch.testing.assert_close(g_nonsat, want_nonsat, rtol=1e-6, atol=1e-12)  # d/dt -log s(t)
 
 
 @pytest.mark.points(1)
 def test_generator_gradients_finite_shaped_and_detached(ex):
     t = torch.tensor([[-50.0, 50.0], [0.0, -100.0]])
-    g_sat, g_nonsat = ex.generator_gradients(t)
+    g_sat, g_nonsat = _run(ex, "generator_gradients", t)
     for g in (g_sat, g_nonsat):
-        assert g.shape == t.shape
-        assert torch.isfinite(g).all()
+        assert g.shape == t.shape, f"expected the input's shape {tuple(t.shape)}, got {tuple(g.shape)}"
+        assert torch.isfinite(g).all(), "use the stable forms (logsigmoid or softplus)"
         assert not g.requires_grad
     assert g_nonsat[1, 1] == pytest.approx(-1.0)
+    assert g_nonsat[0, 0] == pytest.approx(-1.0) and g_sat[0, 1] == pytest.approx(-1.0)
+    assert g_sat[1, 0] == pytest.approx(-0.5) and g_nonsat[1, 0] == pytest.approx(-0.5)
     assert abs(g_sat[1, 1]) < 1e-30  # saturated: no signal at all
 
 
 @pytest.mark.points(1)
 def test_generator_gradients_do_not_modify_the_input(ex):
     t = torch.tensor([-3.0, 0.5], requires_grad=True)
-    ex.generator_gradients(t)
-    assert t.grad is None
+    g_sat, g_nonsat = _run(ex, "generator_gradients", t)
+    assert t.grad is None, "the input got a gradient: differentiate a detached copy"
+    want_sat, want_nonsat = _closed_forms(t.detach())
+    torch.testing.assert_close(g_sat, want_sat)
+    torch.testing.assert_close(g_nonsat, want_nonsat)
+    u = torch.tensor([1.0, -2.0])  # a plain tensor stays plain
+    _run(ex, "generator_gradients", u)
+    assert not u.requires_grad and u.grad is None, "the input was switched to requires_grad: use a detached copy"
+
+
+@pytest.mark.points(1)
+def test_generator_gradients_is_your_own(ex):
+    DELEGATION.assert_no_bound_references(ex, "generator_gradients")
+    t = torch.tensor([-6.0, -1.0, 2.0])
+    g_sat, g_nonsat = _run(ex, "generator_gradients", t)
+    want_sat, want_nonsat = _closed_forms(t)
+    torch.testing.assert_close(g_sat, want_sat)
+    torch.testing.assert_close(g_nonsat, want_nonsat)
