@@ -19,6 +19,7 @@ from ganlib.models.conditional import (
     patch_map_size,
     receptive_field,
 )
+from ganlib.models.patchgan import patch_footprint
 
 B = 4
 D_CLASSES = (ConcatDiscriminator, ProjectionDiscriminator)
@@ -356,6 +357,52 @@ def test_receptive_field_numerically():
     assert rows.max() - rows.min() + 1 == receptive_field(3) == 70
     assert cols.max() - cols.min() + 1 == 70
     assert len(rows) == len(cols) == 70  # a full window, no holes
+
+
+def test_receptive_field_and_map_of_a_d_that_does_not_downsample():
+    assert [receptive_field(n, stride=1) for n in (1, 2, 3)] == [10, 13, 16]
+    for n in range(1, 5):  # the walk back, r -> (r - 1) * s + k, with every stride 1
+        assert receptive_field(n, stride=1) == 1 + 3 * (n + 2)
+    assert receptive_field(2, stride=2) == receptive_field(2) == 34  # the default is the paper's D
+    with pytest.raises(ValueError, match="stride"):
+        receptive_field(2, stride=3)
+    with pytest.raises(ValueError, match="stride"):
+        PatchDiscriminator(2, n_layers=1, stride=4)
+    for size, n in [(32, 1), (32, 2), (20, 3)]:
+        D = PatchDiscriminator(2, width=2, n_layers=n, stride=1).eval()
+        assert [c.stride[0] for c in D.modules() if isinstance(c, nn.Conv2d)] == [1] * (n + 2)
+        with torch.no_grad():
+            out = D(torch.randn(1, 1, size, size), torch.randn(1, 1, size, size))
+        side = size - (n + 2)  # every k=4, p=1, stride-1 convolution takes one pixel off
+        assert out.shape == (1, 1, side, side) == (1, 1, patch_map_size(size, n, stride=1), patch_map_size(size, n, 1))
+
+
+@pytest.mark.parametrize(("n_layers", "stride"), [(1, 1), (2, 1), (1, 2), (2, 2)])
+def test_patch_footprint_is_the_receptive_field_window(n_layers, stride):
+    torch.manual_seed(0)
+    D = PatchDiscriminator(2, width=4, n_layers=n_layers, stride=stride)  # pix2pix: edge map + image
+    size, r = 64, receptive_field(n_layers, stride)
+    side = patch_map_size(size, n_layers, stride)
+    i = side // 2
+    mask = patch_footprint(D, size, i, i, condition_channels=1)
+    assert mask.shape == (size, size) and mask.dtype == torch.bool and D.training  # train mode restored
+    rows, cols = torch.nonzero(mask.any(dim=1)).flatten(), torch.nonzero(mask.any(dim=0)).flatten()
+    # walking back, a stride-1 layer maps a window start x -> x - 1, a stride-s one x -> s x - 1 (padding 1)
+    jump, pad = stride ** n_layers, 2 * stride ** n_layers + sum(stride ** k for k in range(n_layers))
+    assert rows.min().item() == cols.min().item() == i * jump - pad  # the window starts where the walk back says
+    assert len(rows) == len(cols) == r and int(mask.sum()) == r * r  # a full r x r window, no holes
+    corner = patch_footprint(D, size, 0, 0, condition_channels=1)  # partly on the zero padding
+    assert int(corner.sum()) == (r - pad) ** 2
+
+
+def test_patch_footprint_of_an_unconditional_d_and_a_nearly_global_one():
+    D = PatchDiscriminator(3, width=4, n_layers=2).eval()  # unconditional: D(image)
+    mask = patch_footprint(D, 32, 3, 3)  # a central logit of the 6 x 6 map
+    assert not D.training
+    assert int(mask.sum()) == 31 * 31  # the 34 px window sticks out of a 32 px image: nearly global
+    assert int(patch_footprint(D, 32, 0, 0).sum()) == 23 * 23
+    D_cycle = PatchDiscriminator(3, width=4, n_layers=1, norm="instance")  # CycleGAN's D_Y(y)
+    assert int(patch_footprint(D_cycle, 32, 7, 7).sum()) == 32 * 32  # instance norm: map statistics mix every pixel
 
 
 def test_patch_discriminator_layers_and_logits():
