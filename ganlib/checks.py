@@ -14,6 +14,7 @@ stops at the first exercise that is not done.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -108,6 +109,9 @@ def forbidden_calls(references: Mapping[str, object], message: Callable[[str], s
                     restore.append(lambda obj=obj, attr=attr, had=had, old=old:
                                    setattr(obj, attr, old) if had else delattr(obj, attr))
             else:
+                # A decorated function (``@torch.no_grad()``, ``functools.wraps``): disable the function it wraps,
+                # whose code has no free variables; the wrapper then calls the stub.
+                obj = inspect.unwrap(obj)
                 # The stub runs with the reference's own globals: it finds the call list there.
                 namespace: dict = {}
                 exec(f"def stub(*args, **kwargs):\n    _forbidden_calls.append({name!r})\n"
@@ -132,6 +136,7 @@ def bound_references(fn: Callable, references: Mapping[str, object]) -> list[tup
     (a branch never taken), through an import at the top of the notebook (``from ganlib.losses import f``).
     """
     by_id = {id(obj): name for name, obj in references.items()}
+    by_id.update({id(inspect.unwrap(obj)): name for name, obj in references.items() if callable(obj)})
     found, codes = [], [fn.__code__]
     while codes:
         code = codes.pop()

@@ -123,3 +123,20 @@ def test_forbidden_calls_disables_functions_and_classes_and_restores_them():
     assert losses.generator_loss_nonsaturating.__code__ is before
     assert "__init__" in vars(ImagePool) and "_forbidden_calls" not in vars(losses)
     assert ImagePool(0).query(torch.ones(2, 1)).shape == (2, 1)
+
+
+@torch.no_grad()
+def _decorated_reference(x):
+    return x * 2
+
+
+def test_forbidden_calls_also_disables_a_decorated_function():
+    def answer(x):
+        return _decorated_reference(x)
+
+    with pytest.raises(CheckFailed, match="calls tests.test_checks._decorated_reference|calls test_checks._decorated_reference"):
+        check_own_work(answer, _decorated_reference, torch.ones(1))
+    with forbidden_calls({"ref": _decorated_reference}, lambda name: f"no {name}") as calls:
+        with pytest.raises(AssertionError, match="no ref"):
+            _decorated_reference(torch.ones(1))
+    assert calls == ["ref"] and torch.equal(_decorated_reference(torch.ones(1)), torch.full((1,), 2.0))

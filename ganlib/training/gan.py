@@ -37,6 +37,10 @@ __all__ = [
 ]
 
 
+#: The optimisers a :class:`TrainConfig` can name (both players use the same kind).
+OPTIMIZERS = ("adam", "rmsprop")
+
+
 @dataclass
 class TrainConfig(LoopConfig):
     """Settings of a G-against-D run (see :func:`ganlib.train.train`); defaults suit the toy 2-D data.
@@ -48,9 +52,12 @@ class TrainConfig(LoopConfig):
     k: int = 1  # discriminator updates per generator update (the lecture's k)
     objective: str = "gan"  # "gan", "wgan", "wgan-gp", "hinge" or "lsgan" (losses.OBJECTIVES)
     g_loss: str = "non-saturating"  # for objective "gan": "non-saturating" or "saturating"
-    lr_g: float = 2e-4  # Adam learning rate of G
-    lr_d: float = 2e-4  # Adam learning rate of D
+    lr_g: float = 2e-4  # learning rate of G's optimiser
+    lr_d: float = 2e-4  # learning rate of D's optimiser
     betas: tuple[float, float] = (0.5, 0.999)  # Adam betas; beta1 = 0.5 as in DCGAN
+    # "adam", or "rmsprop" (torch's defaults, no momentum; betas unused) for WGAN with weight clipping:
+    # Arjovsky et al. 2017 (Alg. 1: RMSProp, lr 5e-5) found that momentum-based optimisers such as Adam destabilise it
+    optimizer: str = "adam"
     l1_weight: float = 100.0  # image-to-image only: weight of the L1 distance to the target (pix2pix's lambda)
 
 
@@ -410,6 +417,8 @@ class AlternatingTask:
                  g_regularizer: Callable[[nn.Module], torch.Tensor] | None = None):
         if cfg.k < 1:
             raise ValueError(f"need k >= 1, got {cfg}")
+        if cfg.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
         self.cfg = cfg
         self.translator, self.n_classes = _is_translator(G), _n_classes(G)
         if self.translator and snapshot_inputs is None:
@@ -435,9 +444,13 @@ class AlternatingTask:
         return f"training ({cfg.g_loss if cfg.objective == 'gan' else cfg.objective}, k={cfg.k})"
 
     def optimizers(self, *, fused: bool) -> dict[str, torch.optim.Optimizer]:
+        G, D = self.modules["G"], self.modules["D"]
+        if self.cfg.optimizer == "rmsprop":  # WGAN with clipping (Arjovsky et al. 2017, Alg. 1)
+            return {"g": torch.optim.RMSprop(G.parameters(), lr=self.cfg.lr_g),
+                    "d": torch.optim.RMSprop(D.parameters(), lr=self.cfg.lr_d)}
         adam = dict(betas=self.cfg.betas, fused=True) if fused else dict(betas=self.cfg.betas)
-        return {"g": torch.optim.Adam(self.modules["G"].parameters(), lr=self.cfg.lr_g, **adam),
-                "d": torch.optim.Adam(self.modules["D"].parameters(), lr=self.cfg.lr_d, **adam)}
+        return {"g": torch.optim.Adam(G.parameters(), lr=self.cfg.lr_g, **adam),
+                "d": torch.optim.Adam(D.parameters(), lr=self.cfg.lr_d, **adam)}
 
     def step(self, ctx: Context, batches: Batches) -> dict[str, torch.Tensor]:
         cfg, extras = self.cfg, {}
