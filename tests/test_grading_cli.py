@@ -2,8 +2,9 @@
 
 The batch holds made-up submissions of notebook 02, each the solution with its exercise cells
 edited: correct, partly wrong, crashing at import, crashing and looping inside functions, looping
-at import, allocating without bound, printing 50 MB, and one that tries to change files outside
-its scratch folder and to load the instructor's solutions. It is graded once, by a real
+at import, allocating without bound, printing 50 MB, one that tries to change files outside
+its scratch folder and to load the instructor's solutions, one whose exercises do nothing, and one
+whose exercises call ganlib's own answers (in 02 and in 04). It is graded once, by a real
 subprocess, in a module fixture (about a minute on two idle cores); the tests read its CSV and JSON.
 """
 
@@ -30,6 +31,7 @@ MAX = 24  # points of tests/grading/test_02_vanilla_gan.py
 EX1 = 6  # discriminator_loss: points of its tests
 EX2 = 7  # generator_losses
 EX3 = 11  # alternating_step
+MAX_04 = 43  # points of tests/grading/test_04_wgan_gp.py (one student of the batch submits notebook 04 too)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,9 +184,44 @@ def discriminator_loss(real_logits, fake_logits):
 '''
 
 
-def _submission(path: Path, before: dict[int, str] | None = None, after: dict[int, str] | None = None) -> Path:
-    """The solution of notebook 02 with code put before or after some of its exercise cells' source."""
-    nb = nbformat.read(SOLUTION, as_version=4)
+# Each exercise answered by calling ganlib's own answer: an alias, an attribute chain, a module alias.
+DELEGATING = {
+    0: "from ganlib.losses import discriminator_loss as _theirs\n\n\n"
+       "def discriminator_loss(real_logits, fake_logits):\n    return _theirs(real_logits, fake_logits)",
+    1: "import ganlib\n\n\ndef generator_losses(fake_logits):\n"
+       "    return (-ganlib.losses.generator_loss_saturating(fake_logits),\n"
+       "            ganlib.losses.generator_loss_nonsaturating(fake_logits))",
+    2: "from ganlib.training import gan as _gan\n\n\n"
+       "def alternating_step(G, D, opt_g, opt_d, batches, sample_z, *, k, g_loss):\n"
+       "    return _gan.train_step(G, D, opt_g, opt_d, batches, sample_z, k=k, g_loss=g_loss)",
+}
+# Each exercise written so that it runs and does nothing.
+NO_OP = {
+    0: "def discriminator_loss(real_logits, fake_logits):\n    return torch.zeros(())",
+    1: "def generator_losses(fake_logits):\n    return torch.zeros(()), torch.zeros(())",
+    2: "def alternating_step(G, D, opt_g, opt_d, batches, sample_z, *, k, g_loss):\n"
+       "    return {'d_loss': torch.zeros(()), 'g_loss': torch.zeros(()), 'd_real': torch.zeros(()),"
+       " 'd_fake': torch.zeros(())}",
+}
+
+
+# Notebook 04, the case the issue measured (35 of 35 before delegation was checked): its four exercises with a
+# ganlib counterpart call it; emd_1d (no counterpart in ganlib) stays the solution's and keeps its points.
+DELEGATING_04 = {
+    0: "from ganlib import losses as L\n\n\ndef critic_loss(real_scores, fake_scores):\n"
+       "    return L.wasserstein_critic_loss(real_scores, fake_scores)",
+    1: "import ganlib.losses\n\n\ndef generator_loss_w(fake_scores):\n"
+       "    return ganlib.losses.wasserstein_generator_loss(fake_scores)",
+    2: "from ganlib.losses import gradient_penalty as _gp\n\n\ndef gradient_penalty(critic, real, fake):\n"
+       "    return _gp(critic, real, fake)",
+    4: "def clip_weights(module, c):\n    from ganlib.losses import clip_weights_\n    clip_weights_(module, c)",
+}
+
+
+def _submission(path: Path, before: dict[int, str] | None = None, after: dict[int, str] | None = None,
+                solution: Path = SOLUTION) -> Path:
+    """A solution notebook (02 unless told) with code put before or after some of its exercise cells' source."""
+    nb = nbformat.read(solution, as_version=4)
     cells = [c for c in nb.cells if c.cell_type == "code" and "exercise" in c.metadata.get("tags", [])]
     for index, code in (before or {}).items():
         cells[index].source = code + "\n" + cells[index].source
@@ -221,6 +258,10 @@ def graded(tmp_path_factory):
     _submission(batch / "loud_02.ipynb", after={0: LOUD})
     _submission(batch / "malicious" / "02_vanilla_gan.ipynb",
                 after={0: MALICIOUS.format(canary=str(canary), repo_canary=str(repo_canary))})
+    _submission(batch / "delegating" / "02_vanilla_gan.ipynb", after=DELEGATING)
+    _submission(batch / "no_op" / "02_vanilla_gan.ipynb", after=NO_OP)
+    _submission(batch / "delegating" / "04_wgan_gp.ipynb", after=DELEGATING_04,
+                solution=ROOT / "solutions" / "04_wgan_gp.ipynb")
     (batch / "readme.ipynb").write_text("{}")  # no notebook number: skipped
     inputs = _digest(batch)
 
@@ -256,18 +297,18 @@ def test_batch_writes_one_row_per_student_and_reports_the_skipped_file(graded):
     done = graded["done"]
     assert done.returncode == 1, done.stderr  # 1: graded, but an input was skipped
     assert set(graded["rows"]) == {"correct", "partly", "crash_at_import", "crash_in_functions", "loop", "greedy",
-                                   "loud", "malicious"}
+                                   "loud", "malicious", "delegating", "no_op"}
     assert "skipped" in done.stderr and "readme.ipynb" in done.stderr
     assert graded["report"]["skipped"][0]["path"].endswith("readme.ipynb")
     columns = list(next(iter(graded["rows"].values())))
     assert columns[0] == "student" and columns[-2:] == ["total", "max"]
-    assert "02::test_generator_losses_gradients" in columns and len(columns) == 21 + 3
-    assert "graded 8 notebook(s) of 8 student(s)" in done.stdout and "mean total" in done.stdout
+    assert "02::test_generator_losses_gradients" in columns and "04::test_critic_loss_sign_convention" in columns
+    assert "graded 11 notebook(s) of 10 student(s)" in done.stdout and "mean total" in done.stdout
 
 
 def test_correct_submission_gets_full_marks(graded):
     row = graded["rows"]["correct"]
-    assert (row["total"], row["max"]) == (str(MAX), str(MAX))
+    assert (row["total"], row["max"]) == (str(MAX), str(MAX + MAX_04))  # max: every notebook of the batch
     assert row["02::test_generator_losses_gradients"] == "2"
     assert {t["outcome"] for t in _notebook(graded, "correct")["tests"].values()} == {"passed"}
 
@@ -279,6 +320,37 @@ def test_partly_wrong_submission_loses_one_exercise(graded):
     assert {t["outcome"] for t in wrong.values()} == {"failed"} and all(t["points"] == 0 for t in wrong.values())
     assert "saturating" in wrong["test_generator_losses_hand_values"]["message"]
     assert all(t["outcome"] == "passed" for k, t in tests.items() if k not in wrong)
+
+
+def test_answers_that_call_ganlibs_own_answers_earn_nothing_and_the_report_says_why(graded):
+    tests = _notebook(graded, "delegating")["tests"]
+    assert {t["outcome"] for t in tests.values()} == {"failed"} and sum(t["points"] for t in tests.values()) == 0
+    called = {"test_discriminator_loss": "ganlib.losses.discriminator_loss",
+              "test_generator_losses": "ganlib.losses.generator_loss_",
+              "test_alternating_step": "ganlib.training.gan.train_step"}
+    for prefix, name in called.items():
+        for key, t in _by_exercise(tests, prefix).items():
+            assert f"calls {name}" in t["message"], (key, t["message"])
+    assert ("discriminator_loss calls ganlib.losses.discriminator_loss, ganlib's version of the function this exercise "
+            "asks you to write: an answer that calls it earns nothing") in tests["test_discriminator_loss_is_your_own"]["message"]
+
+
+def test_notebook_04_answered_by_calling_ganlib_earns_only_its_own_exercise(graded):
+    tests = graded["report"]["students"]["delegating"]["notebooks"]["04"]["tests"]
+    emd = _by_exercise(tests, "test_emd_1d")
+    assert emd and {t["outcome"] for t in emd.values()} == {"passed"}
+    delegated = {k: t for k, t in tests.items() if k not in emd}
+    assert {t["outcome"] for t in delegated.values()} == {"failed"} and all(t["points"] == 0 for t in delegated.values())
+    assert "calls ganlib.losses.gradient_penalty" in tests["test_gradient_penalty_is_your_own"]["message"]
+    assert "calls ganlib.losses.clip_weights_" in tests["test_clip_weights_is_your_own"]["message"]
+    row = graded["rows"]["delegating"]
+    assert float(row["total"]) == sum(t["points"] for t in emd.values()) > 0
+
+
+def test_no_op_answers_earn_nothing(graded):
+    assert graded["rows"]["no_op"]["total"] == "0"
+    tests = _notebook(graded, "no_op")["tests"].values()
+    assert {t["outcome"] for t in tests} <= {"failed", "error"} and all(t["points"] == 0 for t in tests)
 
 
 def test_crash_at_import_scores_zero_with_the_message(graded):

@@ -32,8 +32,8 @@ class Delegation:
 
     def message(self, caller, qualname, owner):
         if owner == caller:
-            return (f"{caller} calls {qualname}, ganlib's reference of what this exercise asks you to write: an "
-                    "answer that calls it earns nothing")
+            return (f"{caller} calls {qualname}, ganlib's version of the function this exercise asks you to write: "
+                    "an answer that calls it earns nothing")
         return (f"{caller} calls {qualname}, ganlib's answer to exercise {self.exercise_numbers[owner]}: call your "
                 f"own {owner} or write the code")
 
