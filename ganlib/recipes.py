@@ -4,7 +4,8 @@ A recipe is what ``python -m ganlib train NAME`` runs, and what notebook 07 uses
 no checkpoint exists yet, train) the models of notebooks 02-05 so it can compare them. One
 function, :func:`train_recipe`, builds the models, the batches and the :class:`TrainConfig` from a
 recipe and runs :func:`ganlib.train.train`; with ``resume="auto"`` a finished run in ``out_dir`` is
-loaded instead of retrained, because the loop has nothing left to do.
+loaded instead of retrained, because the loop has nothing left to do. A run too costly for a notebook's
+short profiles is shipped in ``ganlib/assets`` instead (:data:`PRETRAINED_RUNS`, :func:`load_pretrained_run`).
 
 Example::
 
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib.resources
+import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ from ganlib import config, data
 from ganlib.train import History, TrainConfig, train
 
 __all__ = ["ModelRecipe", "MODELS", "TrainedRun", "check_choice", "build_models", "load_training_data", "train_recipe",
+           "PRETRAINED_RUNS", "PRETRAINED_RUN_FORMAT", "PretrainedRun", "load_pretrained_run", "pretrained_run_state",
            "CYCLEGAN", "CYCLEGAN_STEPS", "CycleGANRun", "train_cyclegan", "GROWING", "train_progan", "train_stylegan"]
 
 
@@ -245,6 +249,98 @@ def train_recipe(
     return TrainedRun(G=G, D=D, G_ema=G_ema, history=history, cfg=cfg,
                       out_dir=Path(out_dir) if out_dir is not None else None,
                       steps_done=history.step[-1] if history.step else 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs trained ahead of time and shipped in ganlib/assets
+# ---------------------------------------------------------------------------------------------
+
+#: Recipes with a run shipped in ``ganlib/assets`` (made by ``scripts/train_wgan_gp_asset.py``): name -> file.
+PRETRAINED_RUNS: dict[str, str] = {"wgan-gp": "wgan_gp_mnist32.pt"}
+PRETRAINED_RUN_FORMAT = "ganlib-pretrained-run-1"
+_PRETRAINED_DATA_SHAPE = (1, 32, 32)  # mnist-5k padded to 32 px, what the DCGAN-family recipes train on
+
+
+@dataclass
+class PretrainedRun:
+    """What :func:`load_pretrained_run` returns: a recipe's G and G_ema trained ahead of time, and its record.
+
+    It has the attributes of a :class:`TrainedRun` that sampling needs (``G``, ``G_ema``, ``cfg``,
+    ``steps_done``); the discriminator and the optimisers are not shipped, so it cannot be resumed.
+    """
+
+    G: nn.Module  # eval mode, no gradients
+    G_ema: nn.Module  # the moving average of G's weights, eval mode, no gradients
+    cfg: TrainConfig  # the settings it was trained with
+    steps_done: int
+    info: dict  # recipe, dataset, steps, seed, images, training seconds, threads, torch version, the command
+
+
+def pretrained_run_state(name: str, run: TrainedRun, info: dict) -> dict:
+    """The content of a shipped run file for ``run`` of recipe ``name``: G and G_ema in float16, the settings
+    and ``info``; :func:`load_pretrained_run` reads it back (in float32).
+
+    Args:
+        name: a key of :data:`PRETRAINED_RUNS`.
+        run: a finished :func:`train_recipe` run of that recipe on 32 px grey images.
+        info: its record (seed, seconds, command, ...); ``steps`` is added from ``run``.
+
+    Returns:
+        A dict to ``torch.save`` (only tensors, numbers, strings, lists and dicts: loadable with ``weights_only``).
+    """
+    if name not in PRETRAINED_RUNS:
+        raise ValueError(f"no shipped run for {name!r}; the recipes with one: {', '.join(PRETRAINED_RUNS)}")
+
+    def half(module: nn.Module) -> dict[str, torch.Tensor]:  # float16 halves the file; batch-norm counts stay int64
+        return {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu().clone()
+                for k, v in module.state_dict().items()}
+
+    return {"format": PRETRAINED_RUN_FORMAT, "recipe": name, "train_config": dataclasses.asdict(run.cfg),
+            "G": half(run.G), "G_ema": half(run.G_ema), "info": {**info, "steps": run.steps_done}}
+
+
+def load_pretrained_run(name: str, device: str | torch.device = "cpu") -> PretrainedRun:
+    """The shipped run of recipe ``name`` (trained on mnist-5k padded to 32 px), ready to sample from.
+
+    ``scripts/train_wgan_gp_asset.py`` made the file; its record (``info``) holds the steps, seed, training
+    seconds, thread count, torch version and the command. The weights are stored in float16 and loaded in
+    float32.
+
+    Args:
+        name: a key of :data:`PRETRAINED_RUNS` ("wgan-gp").
+        device: where to put the generators.
+
+    Returns:
+        A :class:`PretrainedRun`.
+
+    Raises:
+        ValueError: a recipe without a shipped run.
+        FileNotFoundError: the file is missing (the message says how to make it).
+        RuntimeError: the file is corrupt or not this kind of file.
+    """
+    if name not in PRETRAINED_RUNS:
+        raise ValueError(f"no shipped run for {name!r}; the recipes with one: {', '.join(PRETRAINED_RUNS)}")
+    file = PRETRAINED_RUNS[name]
+    remake = f"recreate it with `python scripts/train_{name.replace('-', '_')}_asset.py`"
+    resource = importlib.resources.files("ganlib") / "assets" / file
+    if not resource.is_file():
+        raise FileNotFoundError(f"ganlib/assets/{file} is missing; {remake}")
+    try:
+        state = torch.load(io.BytesIO(resource.read_bytes()), map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated or not a torch file
+        reason = (str(err).strip().splitlines() or [""])[0]
+        raise RuntimeError(f"ganlib/assets/{file} cannot be read ({type(err).__name__}: {reason}); {remake}") from None
+    if not isinstance(state, dict) or state.get("format") != PRETRAINED_RUN_FORMAT or state.get("recipe") != name:
+        raise RuntimeError(f"ganlib/assets/{file} is not a {PRETRAINED_RUN_FORMAT} file of {name!r}; {remake}")
+    nets = []
+    for key in ("G", "G_ema"):
+        G, _ = build_models(name, _PRETRAINED_DATA_SHAPE)
+        G.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state[key].items()})
+        nets.append(G.requires_grad_(False).to(device).eval())
+    info = dict(state["info"])
+    known = {field.name for field in dataclasses.fields(TrainConfig)}  # settings unknown to this version are skipped
+    cfg = TrainConfig(**{k: v for k, v in state["train_config"].items() if k in known})
+    return PretrainedRun(G=nets[0], G_ema=nets[1], cfg=cfg, steps_done=int(info["steps"]), info=info)
 
 
 # ---------------------------------------------------------------------------------------------

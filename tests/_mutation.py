@@ -43,6 +43,16 @@ def define(header, body, prelude=""):
     return textwrap.dedent(prelude).lstrip("\n") + header + body + "\n"
 
 
+def fill(template, solution, change):
+    """``template`` filled with the solution's parts, those named in ``change`` replaced by a mistake.
+
+    A mutant built from a template changes one named part of an otherwise correct answer; a name that is not
+    one of the solution's parts (a typo) fails here instead of silently giving the solution back.
+    """
+    assert set(change) <= set(solution), set(change) - set(solution)
+    return template.format(**{**solution, **change})
+
+
 def _cases(test):
     """(keyword arguments, points) of every case pytest would generate from ``test``'s marks."""
     marks = getattr(test, "pytestmark", [])

@@ -18,6 +18,7 @@ import textwrap
 import pytest
 
 from _mutation import define as _define
+from _mutation import fill
 from _mutation import load_grading_module, mutation_tests
 
 NOTEBOOK = "01_optimal_discriminator"
@@ -64,8 +65,7 @@ JSD_SOLUTION = dict(m="0.5 * (p + q)", integral="np.trapezoid(r * np.log(ratio),
 
 def _jsd_with(**change):
     """A correct JSD (written unlike the solution) with the parts named in ``change`` replaced."""
-    assert set(change) <= set(JSD_SOLUTION), set(change) - set(JSD_SOLUTION)
-    return _jsd(JSD.format(**{**JSD_SOLUTION, **change}))
+    return _jsd(fill(JSD, JSD_SOLUTION, change))
 
 
 def _grads(body, prelude=""):
@@ -87,8 +87,7 @@ GRADS_SOLUTION = dict(t="logits.detach().clone().requires_grad_(True)", saturati
 
 def _grads_with(**change):
     """The solution's generator_gradients with the parts named in ``change`` replaced."""
-    assert set(change) <= set(GRADS_SOLUTION), set(change) - set(GRADS_SOLUTION)
-    return _grads(GRADS.format(**{**GRADS_SOLUTION, **change}))
+    return _grads(fill(GRADS, GRADS_SOLUTION, change))
 
 
 MUTANTS = {

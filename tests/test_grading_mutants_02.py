@@ -19,6 +19,7 @@ import textwrap
 import pytest
 
 from _mutation import define as _define
+from _mutation import fill
 from _mutation import load_grading_module, mutation_tests
 
 NOTEBOOK = "02_vanilla_gan"
@@ -70,8 +71,7 @@ STEP_SOLUTION = dict(
 
 def _step(prelude="", **change):
     """The solution's alternating_step with the parts named in ``change`` replaced."""
-    assert set(change) <= set(STEP_SOLUTION), set(change) - set(STEP_SOLUTION)
-    return _step_source(STEP.format(**{**STEP_SOLUTION, **change}), prelude)
+    return _step_source(fill(STEP, STEP_SOLUTION, change), prelude)
 
 
 def _result(**change):

@@ -17,6 +17,7 @@ only the points of the lerp mode.
 import pytest
 
 from _mutation import define as _define
+from _mutation import fill
 from _mutation import load_grading_module, mutation_tests
 
 NOTEBOOK = "03_dcgan"
@@ -64,8 +65,7 @@ INIT_SOLUTION = dict(
 
 def _init(prelude="import torch\nfrom torch import nn\n", **change):
     """The solution's init_dcgan_ with the parts named in ``change`` replaced."""
-    assert set(change) <= set(INIT_SOLUTION), set(change) - set(INIT_SOLUTION)
-    return _init_source(INIT.format(**{**INIT_SOLUTION, **change}), prelude)
+    return _init_source(fill(INIT, INIT_SOLUTION, change), prelude)
 
 
 def _interp_source(body, prelude="", default='"slerp"'):
@@ -95,8 +95,7 @@ INTERP_SOLUTION = dict(
 
 def _interp(prelude="import torch\n", default='"slerp"', **change):
     """The solution's interpolate_latents with the parts named in ``change`` replaced."""
-    assert set(change) <= set(INTERP_SOLUTION), set(change) - set(INTERP_SOLUTION)
-    return _interp_source(INTERP.format(**{**INTERP_SOLUTION, **change}), prelude, default)
+    return _interp_source(fill(INTERP, INTERP_SOLUTION, change), prelude, default)
 
 
 ATTRIBUTE = """
@@ -114,8 +113,7 @@ def _attr_source(body, prelude="import torch\n", default="0.1"):
 
 def _attr(prelude="import torch\n", default="0.1", **change):
     """The solution's attribute_vector with the parts named in ``change`` replaced."""
-    assert set(change) <= set(ATTRIBUTE_SOLUTION), set(change) - set(ATTRIBUTE_SOLUTION)
-    return _attr_source(ATTRIBUTE.format(**{**ATTRIBUTE_SOLUTION, **change}), prelude, default)
+    return _attr_source(fill(ATTRIBUTE, ATTRIBUTE_SOLUTION, change), prelude, default)
 
 
 MUTANTS = {

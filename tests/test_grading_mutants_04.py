@@ -17,6 +17,7 @@ constant losses) loses every point too.
 import pytest
 
 from _mutation import define as _define
+from _mutation import fill
 from _mutation import load_grading_module, mutation_tests
 
 NOTEBOOK = "04_wgan_gp"
@@ -61,8 +62,7 @@ GP_SOLUTION = dict(
 
 def _gp(prelude="import torch\n", **change):
     """The solution's gradient_penalty with the parts named in ``change`` replaced."""
-    assert set(change) <= set(GP_SOLUTION), set(change) - set(GP_SOLUTION)
-    return _gp_source(GP.format(**{**GP_SOLUTION, **change}), prelude)
+    return _gp_source(fill(GP, GP_SOLUTION, change), prelude)
 
 
 def _emd(body, prelude="import torch\n"):

@@ -16,6 +16,7 @@ every point of its exercise; and a wrong exercise 1 or 2 does not cost exercise 
 import pytest
 
 from _mutation import define as _define
+from _mutation import fill
 from _mutation import load_grading_module, mutation_tests
 
 NOTEBOOK = "06_cyclegan"
@@ -67,8 +68,7 @@ POOL_SOLUTION = dict(
 
 def _pool(prelude="", **change):
     """The solution's pool_query with the parts named in ``change`` replaced."""
-    assert set(change) <= set(POOL_SOLUTION), set(change) - set(POOL_SOLUTION)
-    return _pool_source(POOL.format(**{**POOL_SOLUTION, **change}), prelude)
+    return _pool_source(fill(POOL, POOL_SOLUTION, change), prelude)
 
 
 OBJECTIVE = """
@@ -88,9 +88,8 @@ OBJECTIVE_SOLUTION = dict(
 
 def _objective(prelude="", lambda_cyc="10.0", lambda_id="0.5", **change):
     """The solution's cyclegan_generator_loss with the parts named in ``change`` replaced."""
-    assert set(change) <= set(OBJECTIVE_SOLUTION), set(change) - set(OBJECTIVE_SOLUTION)
     header = f"def cyclegan_generator_loss(G, F, D_X, D_Y, x, y, lambda_cyc={lambda_cyc}, lambda_id={lambda_id}):\n"
-    return "cyclegan_generator_loss", _define(header, OBJECTIVE.format(**{**OBJECTIVE_SOLUTION, **change}), prelude)
+    return "cyclegan_generator_loss", _define(header, fill(OBJECTIVE, OBJECTIVE_SOLUTION, change), prelude)
 
 
 # The mutants: {id: (exercise function, source that redefines it)}

@@ -17,6 +17,7 @@ every point of its exercise; and a float32 tensor slipped into an otherwise corr
 import pytest
 
 from _mutation import define as _define
+from _mutation import fill
 from _mutation import load_grading_module, mutation_tests
 
 NOTEBOOK = "08a_progressive_growing"
@@ -45,8 +46,7 @@ FADE_SOLUTION = dict(up="old.repeat_interleave(2, dim=2).repeat_interleave(2, di
 
 def _fade(prelude="", **change):
     """The solution's faded_output with the parts named in ``change`` replaced."""
-    assert set(change) <= set(FADE_SOLUTION), set(change) - set(FADE_SOLUTION)
-    return _fade_source(FADE.format(**{**FADE_SOLUTION, **change}), prelude)
+    return _fade_source(fill(FADE, FADE_SOLUTION, change), prelude)
 
 
 def _mbstd_source(body, prelude=""):
@@ -71,8 +71,7 @@ MBSTD_SOLUTION = dict(
 
 def _mbstd(prelude="", **change):
     """The solution's minibatch_stddev with the parts named in ``change`` replaced."""
-    assert set(change) <= set(MBSTD_SOLUTION), set(change) - set(MBSTD_SOLUTION)
-    return _mbstd_source(MBSTD.format(**{**MBSTD_SOLUTION, **change}), prelude)
+    return _mbstd_source(fill(MBSTD, MBSTD_SOLUTION, change), prelude)
 
 
 def _conv_source(body, prelude=""):
@@ -91,8 +90,7 @@ CONV_SOLUTION = dict(scale="gain / math.sqrt(c_in * k * k)",
 
 def _conv(prelude="", **change):
     """The solution's equalized_conv2d with the parts named in ``change`` replaced."""
-    assert set(change) <= set(CONV_SOLUTION), set(change) - set(CONV_SOLUTION)
-    return _conv_source(CONV.format(**{**CONV_SOLUTION, **change}), prelude)
+    return _conv_source(fill(CONV, CONV_SOLUTION, change), prelude)
 
 
 NNF = "import torch.nn.functional as F\n"

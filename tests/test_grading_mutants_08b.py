@@ -16,6 +16,7 @@ every point of its exercise.
 import pytest
 
 from _mutation import define as _define
+from _mutation import fill
 from _mutation import load_grading_module, mutation_tests
 
 NOTEBOOK = "08b_stylegan_biggan"
@@ -48,8 +49,7 @@ ADAIN_SOLUTION = dict(
 
 def _adain(prelude="", **change):
     """The solution's adain with the parts named in ``change`` replaced."""
-    assert set(change) <= set(ADAIN_SOLUTION), set(change) - set(ADAIN_SOLUTION)
-    return _adain_source(ADAIN.format(**{**ADAIN_SOLUTION, **change}), prelude)
+    return _adain_source(fill(ADAIN, ADAIN_SOLUTION, change), prelude)
 
 
 def _modconv_source(body, prelude="", defaults="demodulate=True, padding=1, eps=1e-8"):
@@ -75,8 +75,7 @@ MODCONV_SOLUTION = dict(
 
 def _modconv(prelude="", **change):
     """The solution's modulated_conv2d with the parts named in ``change`` replaced."""
-    assert set(change) <= set(MODCONV_SOLUTION), set(change) - set(MODCONV_SOLUTION)
-    return _modconv_source(MODCONV.format(**{**MODCONV_SOLUTION, **change}), prelude)
+    return _modconv_source(fill(MODCONV, MODCONV_SOLUTION, change), prelude)
 
 
 def _ortho_source(body, prelude="", defaults="beta=1e-4, off_diagonal=True"):
@@ -99,8 +98,7 @@ ORTHO_SOLUTION = dict(
 
 def _ortho(prelude="", **change):
     """The solution's orthogonal_regularization with the parts named in ``change`` replaced."""
-    assert set(change) <= set(ORTHO_SOLUTION), set(change) - set(ORTHO_SOLUTION)
-    return _ortho_source(ORTHO.format(**{**ORTHO_SOLUTION, **change}), prelude)
+    return _ortho_source(fill(ORTHO, ORTHO_SOLUTION, change), prelude)
 
 
 SCALE, BIAS = "style_scale[:, :, None, None]", "style_bias[:, :, None, None]"

@@ -36,3 +36,49 @@ def test_grading_passes_on_solution_and_fails_on_student(test_file, tmp_path):
     assert set(on_student) == set(on_solution)
     still_passing = [name for name, outcome in on_student.items() if outcome != "failed"]
     assert not still_passing, f"these grading tests do not fail on the student notebook: {still_passing}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Every exercise of every notebook is guarded: delegation earns nothing, and the tests are mutated
+# ---------------------------------------------------------------------------------------------
+
+SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]*.ipynb"))
+
+
+def _exercise_cells(path):
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    return [(cell, nb.cells[i + 1]) for i, cell in enumerate(nb.cells)
+            if "exercise" in cell.metadata.get("tags", []) and i + 1 < len(nb.cells)]
+
+
+def _defined(source):
+    import ast
+
+    return [node.name for node in ast.parse(source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=[p.stem for p in SOLUTIONS])
+def test_every_exercise_has_delegation_checks_a_visible_check_and_mutants(solution):
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        from _mutation import load_grading_module
+    finally:
+        sys.path.remove(str(ROOT / "tests"))
+    grading = load_grading_module(solution.stem)
+    owners = set(grading.DELEGATION.owners.values())
+    no_reference = getattr(grading, "NO_REFERENCE", {})  # exercise -> why ganlib has no answer to forbid
+    cells = _exercise_cells(solution)
+    assert cells, f"{solution.name} has no exercise cells"
+    for exercise_cell, check_cell in cells:
+        for name in _defined(exercise_cell.source):
+            assert name in owners or name in no_reference, (
+                f"{solution.stem}: exercise {name} forbids no ganlib reference; add ganlib's answer to FORBIDDEN "
+                "or say in NO_REFERENCE why there is none")
+            if name in owners:
+                assert callable(getattr(grading, f"test_{name}_is_your_own", None)), f"test_{name}_is_your_own"
+                assert f"check_own_work({name}," in check_cell.source, (
+                    f"{solution.stem}: the check cell after {name} does not tell students about delegation")
+    number = solution.stem.split("_")[0]
+    assert (ROOT / "tests" / f"test_grading_mutants_{number}.py").is_file(), f"no mutation tests for {number}"
