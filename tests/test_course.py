@@ -266,6 +266,15 @@ def test_committed_student_notebooks_match_the_solutions():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("solution", sorted((REPO / "solutions").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_code_cells_stay_short(solution):
+    """DESIGN: a code cell of about 20 lines or fewer; longer code is split or belongs in ganlib."""
+    nb = nbformat.read(solution, as_version=4)
+    long = {i: len(cell.source.splitlines()) for i, cell in enumerate(nb.cells)
+            if cell.cell_type == "code" and len(cell.source.splitlines()) > 25}
+    assert not long, f"code cells over 25 lines (cell: lines): {long}; split them or move the machinery into ganlib"
+
+
 def test_module_exports_exist():
     for name in course.__all__:
         assert hasattr(course, name)
