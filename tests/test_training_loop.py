@@ -300,3 +300,32 @@ def test_history_keeps_the_training_time_across_a_resume(tmp_path):
     assert resumed.seconds >= saved + 0.06  # three more sleepy steps on top of the first part's time
     assert "seconds" not in resumed.to_dict()  # the JSON file holds the metrics only
     assert History.from_state_dict({"step": []}).seconds == 0.0  # checkpoints from before it was kept
+
+
+def test_progress_into_a_log_file_is_a_plain_line_every_five_percent(capsys):
+    # capsys: stderr is not a terminal, as in a log file, CI or nohup
+    fit(ThreePlayerTask(every=3), _points(0), LoopConfig(steps=200, batch_size=8, log_every=10), progress=True,
+        description="toy")
+    err = capsys.readouterr().err
+    assert "\r" not in err  # no progress-bar redraws
+    lines = err.splitlines()
+    assert len(lines) == 20 and lines[0].startswith("toy: step 10/200 (5%), ")
+    assert lines[-1].startswith("toy: step 200/200 (100%), ") and "loss_a=" in lines[-1]
+    assert len(err) < 3000
+
+
+def test_plain_progress_from_a_resumed_step_and_an_early_stop():
+    import io
+
+    from ganlib.training.loop import PlainProgress
+
+    out = io.StringIO()
+    bar = PlainProgress(range(30, 100), initial=30, total=100, desc="run from 30", file=out, every_percent=25)
+    for step in bar:
+        bar.set_postfix({"d_loss": f"{step:.3f}"})
+        if step == 61:
+            break
+    bar.close()
+    assert [line.split(" (")[0] for line in out.getvalue().splitlines()] == ["run from 30: step 50/100",
+                                                                            "run from 30: step 61/100"]  # steps 0-60 done
+    assert out.getvalue().splitlines()[-1].endswith("d_loss=61.000")
