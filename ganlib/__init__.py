@@ -16,9 +16,8 @@ Modules, each importable on its own:
 - :mod:`ganlib.metrics` Fréchet distance, IS, KID, precision/recall, Inception-v3 features
 - :mod:`ganlib.classifier` the shipped MNIST classifier, an offline feature extractor for metrics
 - :mod:`ganlib.checks`  one-line checks students run after an exercise
-- :mod:`ganlib.course`  building student notebooks from solutions, the Colab cell and badges (not imported here)
-- :mod:`ganlib.grading` ``course grade``: sandboxed grading of student submissions (CLI only)
-- :mod:`ganlib.runner`  ``course run``: executing notebooks with papermill (CLI only)
+- :mod:`ganlib.course`  instructor tooling behind the ``course`` extra, reached from the CLI only (not imported here):
+  ``course.notebooks`` (build student notebooks, Colab cell and badges), ``course.run`` (papermill), ``course.grade``
 """
 
 from ganlib import checks, classifier, config, data, domains, losses, metrics, models, recipes, theory, train, training, viz

@@ -214,18 +214,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             return _train(args)
         if args.command == "course":
+            try:  # the CLI is the one place that reaches the course tooling (its own extra)
+                from ganlib.course import grade, notebooks, run
+            except ImportError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
             if args.course_command == "run":
-                from ganlib import runner  # like course, reached from the CLI only
-
-                return runner.main_run(args.notebooks, args.profile, args.out, device=args.device, seed=args.seed,
-                                       params=args.param, cell_timeout=args.cell_timeout, root=args.root)
+                return run.main_run(args.notebooks, args.profile, args.out, device=args.device, seed=args.seed,
+                                    params=args.param, cell_timeout=args.cell_timeout, root=args.root)
             if args.course_command == "grade":
-                from ganlib import grading  # like course, reached from the CLI only
-
-                return grading.main_grade(args)
-            from ganlib import course  # the CLI is the one place that reaches the course tooling
-
-            return course.main_build(Path(args.root), check=args.check)
+                return grade.main_grade(args)
+            return notebooks.main_build(Path(args.root), check=args.check)
     except (ValueError, data.DatasetUnavailableError, CheckpointError, NonFiniteLossError) as e:
         # ganlib's own errors say what went wrong and what to do: print that, not a traceback
         print(f"error: {e}", file=sys.stderr)

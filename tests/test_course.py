@@ -1,4 +1,4 @@
-"""Tests of ganlib.course: student notebooks from solutions, the build check, loading exercises."""
+"""Tests of ganlib.course (its notebooks module): student notebooks from solutions, the build check, loading exercises."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from ganlib import course
+from ganlib.course import notebooks as course
 from ganlib.course import Exercise, build, exercise_cells, load_exercises, main_build, student_notebook
 
 REPO = Path(__file__).resolve().parents[1]

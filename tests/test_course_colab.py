@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from ganlib.course import (
+from ganlib.course.notebooks import (
     BADGE_SVG, ColabSettings, build, colab_settings, main_build, setup_cell_source, sync_course_map, with_colab,
 )
 

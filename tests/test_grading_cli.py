@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ganlib import grading
+from ganlib.course import grade as grading
 from ganlib.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]

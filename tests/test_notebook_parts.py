@@ -6,7 +6,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from ganlib import grading, runner
+from ganlib.course import grade as grading
+from ganlib.course import run as runner
 from ganlib.course import student_notebook, sync_course_map
 
 

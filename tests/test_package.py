@@ -7,6 +7,8 @@ import dataclasses
 import importlib
 import inspect
 import pkgutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -62,16 +64,16 @@ def test_the_import_parser_sees_the_cli_import():
     assert "ganlib.course" in _imported_modules(PACKAGE_DIR / "__main__.py")
 
 
-CLI_ONLY = ("course", "grading", "runner")  # course tooling: only ``python -m ganlib`` reaches it
+COURSE_DIR = PACKAGE_DIR / "course"  # course tooling, its own extra: only ``python -m ganlib`` reaches it
 
 
-@pytest.mark.parametrize("path", sorted(p for p in PACKAGE_DIR.rglob("*.py") if p.name != "__main__.py"),
+@pytest.mark.parametrize("path", sorted(p for p in PACKAGE_DIR.rglob("*.py")
+                                        if p.name != "__main__.py" and COURSE_DIR not in p.parents),
                          ids=lambda p: str(p.relative_to(PACKAGE_DIR)))
 def test_nothing_in_ganlib_imports_the_course_tooling(path):
     imported = _imported_modules(path)
-    for name in CLI_ONLY:
-        if path != PACKAGE_DIR / f"{name}.py":
-            assert f"ganlib.{name}" not in imported, f"{path.name} imports ganlib.{name}"
+    assert not any(name == "ganlib.course" or name.startswith("ganlib.course.") for name in imported), (
+        f"{path.name} imports the course tooling")
 
 
 TRAINING_FILES = [PACKAGE_DIR / "train.py", *sorted((PACKAGE_DIR / "training").glob("*.py"))]
@@ -120,3 +122,16 @@ def test_public_api_has_docstrings(qualname):
     assert doc, f"{qualname} has no docstring"
     if dataclasses.is_dataclass(obj):  # @dataclass writes "Name(field: type = ...)" when there is none
         assert not doc.startswith(f"{obj.__name__}("), f"{qualname} has only the generated dataclass docstring"
+
+
+def test_course_commands_on_a_plain_install_print_one_line_naming_the_extra():
+    # a plain `pip install ganlib` has no nbformat: blocking its import stands in for that install
+    code = ("import sys; sys.modules['nbformat'] = None\n"
+            "from ganlib.__main__ import main\n"
+            "import ganlib, ganlib.train, ganlib.metrics  # training and evaluation still import\n"
+            "sys.exit(main(['course', 'build', '--check']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: the course tooling needs the 'course' extra: pip install \"ganlib[course]\" "
+        "(in a checkout: pip install -e \".[course]\")"]

@@ -1,4 +1,4 @@
-"""Tests of ``python -m ganlib course run`` (ganlib.runner): notebooks executed by papermill.
+"""Tests of ``python -m ganlib course run`` (ganlib.course.run): notebooks executed by papermill.
 
 One test runs the real notebook 01 in the smoke profile; the others use tiny notebooks without
 torch, so their kernels start and finish in a second or two.
@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from ganlib import runner
+from ganlib.course import run as runner
 from ganlib.__main__ import main
 from ganlib.config import RUNS_ENV
 

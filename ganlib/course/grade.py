@@ -298,7 +298,7 @@ def collect_tests(root: Path, test_files: dict[str, Path], env: dict[str, str]) 
     """
     with tempfile.TemporaryDirectory(prefix="ganlib-collect-") as tmp:
         out = Path(tmp) / "tests.json"
-        code = "import sys; from ganlib.grading import _collect_main; _collect_main(sys.argv[1], sys.argv[2:])"
+        code = "import sys; from ganlib.course.grade import _collect_main; _collect_main(sys.argv[1], sys.argv[2:])"
         files = [str(p) for p in test_files.values()]
         done = subprocess.run([sys.executable, "-c", code, str(out), *_pytest_args(root), *files],
                               cwd=root, env=env, capture_output=True, text=True, timeout=600)

@@ -176,7 +176,7 @@ def run_notebook(path: str | Path, out_dir: str | Path, parameters: dict[str, ob
         import papermill
         from papermill.exceptions import PapermillExecutionError
     except ImportError:
-        raise ValueError("course run needs papermill: pip install -e \".[dev]\"") from None
+        raise ValueError("course run needs papermill, part of the course extra: pip install \"ganlib[course]\"") from None
     nb = nbformat.read(path, as_version=4)
     params_at = _parameters_cell(nb)
     if params_at is None:
