@@ -68,12 +68,13 @@ def _cases(test):
 
 
 def mutation_tests(*, notebook, grading, exercises, mutants, equivalent, alternatives, delegating, listed=(),
-                   min_delegating, min_mutants, count_equivalent, min_alternatives=None, min_points):
+                   earns_nothing=(), min_delegating, min_mutants, count_equivalent, min_alternatives=None, min_points):
     """The generic mutation tests of notebook ``notebook`` (file stem), and the helpers they share.
 
     ``grading`` is its grading module (:func:`load_grading_module`); ``mutants`` and ``alternatives`` map an id
     to (exercise, source); ``equivalent`` maps a mutant to why it cannot lose points; ``delegating`` lists the
-    mutants that call ganlib's reference; ``listed`` more lists of mutant ids that must be known. The minimums
+    mutants that call ganlib's reference; ``earns_nothing`` the no-ops and constants, which must lose every point
+    of their exercise, like the delegating ones; ``listed`` more lists of mutant ids that must be known. The minimums
     are those the notebook's lists must reach (``count_equivalent``: whether equivalent mutants count towards
     ``min_mutants``; ``min_alternatives`` None: not checked).
     """
@@ -119,7 +120,7 @@ def mutation_tests(*, notebook, grading, exercises, mutants, equivalent, alterna
         return [case for case, error in _grade(_mutant_module(mutant_id), exercise).items() if error is not None]
 
     def test_every_exercise_has_mutants_and_the_names_are_known():
-        assert set(equivalent) <= set(mutants) and all(set(ids) <= set(mutants) for ids in listed)
+        assert set(equivalent) <= set(mutants) and all(set(ids) <= set(mutants) for ids in (*listed, earns_nothing))
         assert not set(alternatives) & set(mutants)
         assert len(delegating) >= min_delegating
         for exercise in exercises:
@@ -154,6 +155,11 @@ def mutation_tests(*, notebook, grading, exercises, mutants, equivalent, alterna
         exercise = mutants[mutant_id][0]
         kept = [case for case, error in _grade(_mutant_module(mutant_id), exercise).items() if error is None]
         assert not kept, f"{mutant_id} calls ganlib's reference and still earns {kept}"
+
+    @pytest.mark.parametrize("mutant_id", earns_nothing)
+    def test_a_no_op_or_a_constant_earns_nothing(mutant_id):
+        kept = [case for case, error in _grade(_mutant_module(mutant_id), mutants[mutant_id][0]).items() if error is None]
+        assert not kept, f"{mutant_id} is a no-op or a constant and still earns {kept}"
 
     @pytest.mark.parametrize("mutant_id", sorted(equivalent))
     def test_equivalent_mutant_keeps_every_point(mutant_id):
