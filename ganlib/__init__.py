@@ -16,6 +16,7 @@ Modules, each importable on its own:
 - :mod:`ganlib.metrics` Fréchet distance, IS, KID, precision/recall, Inception-v3 features
 - :mod:`ganlib.classifier` the shipped MNIST classifier, an offline feature extractor for metrics
 - :mod:`ganlib.checks`  one-line checks students run after an exercise
+- :mod:`ganlib.shipped` reading the weights shipped in ``ganlib/assets``, with clear errors
 - :mod:`ganlib.course`  instructor tooling behind the ``course`` extra, reached from the CLI only (not imported here):
   ``course.notebooks`` (build student notebooks, Colab cell and badges), ``course.run`` (papermill), ``course.grade``
 """

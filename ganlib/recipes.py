@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import importlib.resources
-import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ import torch
 from torch import nn
 
 from ganlib import config, data
+from ganlib.shipped import load_shipped
 from ganlib.train import History, TrainConfig, train
 
 __all__ = ["ModelRecipe", "MODELS", "TrainedRun", "check_choice", "build_models", "load_training_data", "train_recipe",
@@ -322,16 +321,7 @@ def load_pretrained_run(name: str, device: str | torch.device = "cpu") -> Pretra
         raise ValueError(f"no shipped run for {name!r}; the recipes with one: {', '.join(PRETRAINED_RUNS)}")
     file = PRETRAINED_RUNS[name]
     remake = f"recreate it with `python scripts/train_{name.replace('-', '_')}_asset.py`"
-    resource = importlib.resources.files("ganlib") / "assets" / file
-    if not resource.is_file():
-        raise FileNotFoundError(f"ganlib/assets/{file} is missing; {remake}")
-    try:
-        state = torch.load(io.BytesIO(resource.read_bytes()), map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated or not a torch file
-        reason = (str(err).strip().splitlines() or [""])[0]
-        raise RuntimeError(f"ganlib/assets/{file} cannot be read ({type(err).__name__}: {reason}); {remake}") from None
-    if not isinstance(state, dict) or state.get("format") != PRETRAINED_RUN_FORMAT or state.get("recipe") != name:
-        raise RuntimeError(f"ganlib/assets/{file} is not a {PRETRAINED_RUN_FORMAT} file of {name!r}; {remake}")
+    state = load_shipped(file, PRETRAINED_RUN_FORMAT, remake, same={"recipe": name})
     nets = []
     for key in ("G", "G_ema"):
         G, _ = build_models(name, _PRETRAINED_DATA_SHAPE)

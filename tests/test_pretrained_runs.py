@@ -12,7 +12,7 @@ import types
 import pytest
 import torch
 
-from ganlib import recipes
+from ganlib import recipes, shipped
 from ganlib.train import TrainConfig, sample
 
 
@@ -45,7 +45,7 @@ def _tiny_run(steps=7):
 def assets(tmp_path, monkeypatch):
     """ganlib's assets folder replaced by tmp_path / "assets" for load_pretrained_run."""
     (tmp_path / "assets").mkdir()
-    monkeypatch.setattr(recipes.importlib.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr(shipped.importlib.resources, "files", lambda package: tmp_path)
     return tmp_path / "assets"
 
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ganlib import shipped
 from ganlib.data import InMemoryBatches
 from ganlib.models.stylegan import (
     MappingNetwork,
@@ -405,7 +406,7 @@ def test_load_pretrained_says_what_is_wrong(monkeypatch, tmp_path):
 
     with pytest.raises(ValueError, match="architecture must be one of"):
         sg.load_pretrained("stylegan3")
-    monkeypatch.setattr(sg.importlib.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr(shipped.importlib.resources, "files", lambda package: tmp_path)
     with pytest.raises(FileNotFoundError, match="scripts/train_stylegan_assets.py"):
         sg.load_pretrained("stylegan2")
     (tmp_path / "assets").mkdir()

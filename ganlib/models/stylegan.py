@@ -52,8 +52,6 @@ dense output to one logit. Downsampling is a 2x2 average (a box filter, in place
 from __future__ import annotations
 
 import dataclasses
-import importlib.resources
-import io
 import math
 from dataclasses import dataclass
 
@@ -62,6 +60,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganlib.models.progan import EqualizedConv2d, EqualizedLinear, minibatch_stddev, pixel_norm
+from ganlib.shipped import load_shipped
 
 __all__ = [
     "StyleGANConfig",
@@ -568,16 +567,7 @@ def load_pretrained(architecture: str = "stylegan2", device: str | torch.device 
     if architecture not in _ARCHITECTURES:
         raise ValueError(f"architecture must be one of {_ARCHITECTURES}, got {architecture!r}")
     remake = "recreate it with `python scripts/train_stylegan_assets.py` (about 15 minutes on a CPU)"
-    resource = importlib.resources.files("ganlib") / "assets" / PRETRAINED_NAME
-    if not resource.is_file():
-        raise FileNotFoundError(f"ganlib/assets/{PRETRAINED_NAME} is missing; {remake}")
-    try:
-        state = torch.load(io.BytesIO(resource.read_bytes()), map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated or not a torch file
-        reason = (str(err).strip().splitlines() or [""])[0]
-        raise RuntimeError(f"ganlib/assets/{PRETRAINED_NAME} cannot be read ({type(err).__name__}: {reason}); {remake}") from None
-    if not isinstance(state, dict) or state.get("format") != PRETRAINED_FORMAT:
-        raise RuntimeError(f"ganlib/assets/{PRETRAINED_NAME} is not a {PRETRAINED_FORMAT} file; {remake}")
+    state = load_shipped(PRETRAINED_NAME, PRETRAINED_FORMAT, remake)
     if architecture not in state:
         raise FileNotFoundError(f"ganlib/assets/{PRETRAINED_NAME} holds no {architecture} generator; {remake}")
     entry = state[architecture]
