@@ -12,6 +12,7 @@ Examples::
     python -m ganlib train cyclegan --dataset horse2zebra --device cuda --profile full
     python -m ganlib train progan --out runs/progan                     # 4 -> 8 -> 16 -> 32 px
     python -m ganlib train stylegan --dataset cifar10 --device cuda --profile full
+    torchrun --nproc_per_node 4 -m ganlib train dcgan --dataset cifar10 --profile full   # 4 GPUs, one machine
     python -m ganlib course build [--check]
     python -m ganlib course run 01 02 --profile smoke --out out/smoke
     python -m ganlib course grade submissions/ --out grades.csv
@@ -20,12 +21,14 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from ganlib import config, data
 from ganlib.recipes import CYCLEGAN, CYCLEGAN_DESCRIPTION, GROWING, MODELS
 from ganlib.train import CheckpointError, NonFiniteLossError
+from ganlib.training import distributed
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,7 +114,7 @@ def _train(args: argparse.Namespace) -> int:
                                 else ""))
     toy = args.dataset in data.TOY_DATASETS
     profile = config.resolve_profile(args.profile)
-    device = config.get_device(args.device)
+    world, device = distributed.init_from_env(args.device)  # several processes under torchrun, else one
     out = Path(args.out or f"runs/{args.model}-{args.dataset}")
     if args.resume and not (out / training.CHECKPOINT_NAME).exists():
         raise ValueError(f"--resume given but there is no checkpoint at {out / training.CHECKPOINT_NAME}")
@@ -119,7 +122,9 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(f"{out} already holds a run; add --resume to continue it, or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
 
-    print(f"training {args.model} on {args.dataset}: profile {profile}, device {device}, out {out}")
+    if world.main:
+        on = f"{world.size} processes ({device.type}), batch split over them" if world.distributed else f"device {device}"
+        print(f"training {args.model} on {args.dataset}: profile {profile}, {on}, out {out}")
     if args.model == CYCLEGAN:
         return _write_cyclegan(args, out, profile, device)
     if args.model in GROWING:
@@ -129,6 +134,8 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed, k=args.k, g_loss=args.g_loss, batch_size=args.batch_size, ema_half_life=args.ema_half_life,
         checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
     )
+    if not world.main:
+        return 0  # rank 0 writes the samples, curves and history
     history, G_ema, cfg = run.history, run.G_ema, run.cfg
     conditional = MODELS[args.model].family == "conditional" and not toy
     history.save_json(out / "history.json")
@@ -163,6 +170,8 @@ def _write_cyclegan(args: argparse.Namespace, out: Path, profile: str, device) -
         seed=args.seed, batch_size=args.batch_size, lambda_cyc=args.lambda_cyc, lambda_id=args.lambda_id,
         pool_size=args.pool_size, checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
     )
+    if not distributed.current().main:
+        return 0  # rank 0 writes the samples, curves and history
     run.history.save_json(out / "history.json")
     fig = viz.plot_series(run.history, {"generators (unweighted terms)": ["g_gan", "cycle", "identity"],
                                         "discriminators": ["d_x_loss", "d_y_loss"]},
@@ -193,6 +202,8 @@ def _write_growing(args: argparse.Namespace, out: Path, profile: str, device) ->
     extra = {"batch_size": args.batch_size} if args.batch_size else {}
     run = trainer(args.dataset, out_dir=out, profile=profile, device=device, resume=args.resume, steps=args.steps,
                   seed=args.seed, checkpoint_every=args.checkpoint_every, progress=not args.no_progress, **extra)
+    if not distributed.current().main:
+        return 0  # rank 0 writes the samples, curves and history
     run.history.save_json(out / "history.json")
     panels = {"losses": ["d_loss", "g_loss"]}
     panels.update({"resolution": ["resolution"], "fade-in": ["alpha"]} if args.model == "progan"
@@ -212,7 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "train":
-            return _train(args)
+            try:
+                return _train(args)
+            finally:
+                distributed.shutdown()
         if args.command == "course":
             try:  # the CLI is the one place that reaches the course tooling (its own extra)
                 from ganlib.course import grade, notebooks, run
@@ -226,8 +240,9 @@ def main(argv: list[str] | None = None) -> int:
                 return grade.main_grade(args)
             return notebooks.main_build(Path(args.root), check=args.check)
     except (ValueError, data.DatasetUnavailableError, CheckpointError, NonFiniteLossError) as e:
-        # ganlib's own errors say what went wrong and what to do: print that, not a traceback
-        print(f"error: {e}", file=sys.stderr)
+        # ganlib's own errors say what went wrong and what to do: print that, not a traceback (once under torchrun)
+        if os.environ.get("RANK", "0") == "0":
+            print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
 

@@ -27,6 +27,7 @@ from torch import nn
 
 from ganlib import config, data
 from ganlib.shipped import load_shipped
+from ganlib.training import distributed
 from ganlib.train import History, TrainConfig, train
 
 __all__ = ["ModelRecipe", "MODELS", "TrainedRun", "check_choice", "build_models", "load_training_data", "train_recipe",
@@ -238,11 +239,14 @@ def train_recipe(
     generator = config.seed_everything(seed)
     G, D = build_models(name, (mixture.dim,) if mixture is not None else tuple(images.images.shape[1:]))
     G_ema = copy.deepcopy(G).eval()  # the samples come from the moving average of G's weights
+    # Under torchrun each process draws its share of the batch from its own shard (ganlib.training.distributed).
+    local_batch, generator = distributed.local_batch_size(batch_size), distributed.rank_generator(generator, seed)
     if mixture is not None:
-        batches = data.ToyBatches(mixture, batch_size, device=device, generator=generator)
+        batches = data.ToyBatches(mixture, local_batch, device=device, generator=generator)
     else:
-        labels = images.labels if recipe.family == "conditional" else None
-        batches = data.InMemoryBatches(images.images, batch_size, targets=labels, device=device, generator=generator)
+        labels = distributed.shard(images.labels) if recipe.family == "conditional" else None
+        batches = data.InMemoryBatches(distributed.shard(images.images), local_batch, targets=labels, device=device,
+                                       generator=generator)
     history = train(G, D, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
                     G_ema=G_ema, g_regularizer=g_regularizer)
     return TrainedRun(G=G, D=D, G_ema=G_ema, history=history, cfg=cfg,
@@ -421,8 +425,9 @@ def train_cyclegan(
     generator = config.seed_everything(seed)
     preset = "digits" if not photos else "resnet_6blocks" if image_size <= 128 else "resnet_9blocks"
     nets = build_cyclegan(preset, channels=channels, image_size=image_size)
-    batches = domains.UnpairedBatches(pair.train_x.images, pair.train_y.images, cfg.batch_size, device=device,
-                                      generator=generator)
+    batches = domains.UnpairedBatches(distributed.shard(pair.train_x.images), distributed.shard(pair.train_y.images),
+                                      distributed.local_batch_size(cfg.batch_size), device=device,
+                                      generator=distributed.rank_generator(generator, seed))
     task = CycleGANTask(nets["G"], nets["F"], nets["D_X"], nets["D_Y"], cfg,
                         snapshot_inputs=(pair.test_x.images[:8], pair.test_y.images[:8]))
     history = fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
@@ -450,7 +455,8 @@ def _fit_on_images(task, images: torch.Tensor, cfg, generator: torch.Generator, 
     """Train a task of G, D and G_ema (ProGAN, StyleGAN) on in-memory images with the loop; the run it returns."""
     from ganlib.training import fit
 
-    batches = data.InMemoryBatches(images, cfg.batch_size, device=device, generator=generator)
+    batches = data.InMemoryBatches(distributed.shard(images), distributed.local_batch_size(cfg.batch_size),
+                                   device=device, generator=distributed.rank_generator(generator, cfg.seed))
     history = fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
                   description=description)
     return TrainedRun(G=task.modules["G"], D=task.modules["D"], G_ema=task.modules["G_ema"], history=history, cfg=cfg,

@@ -27,7 +27,7 @@ __all__ = ["CHECKPOINT_NAME", "FORMAT", "RESERVED_KEYS", "CheckpointError", "sav
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "ganlib-checkpoint-v1"
 #: Top-level keys that are not module names.
-RESERVED_KEYS = ("format", "step", "images", "task", "rng", "batches", "history", "config")
+RESERVED_KEYS = ("format", "step", "images", "task", "rng", "batches", "history", "config", "world_size", "processes")
 
 
 class CheckpointError(RuntimeError):

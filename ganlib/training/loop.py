@@ -20,6 +20,9 @@ named networks and optimisers and writes one iteration as its paper does::
 
 Everything random in a run (noise, mini-batches, a task's own generators) has its state in the
 checkpoint, so a resumed run continues exactly where the interrupted one stopped.
+
+Under torchrun the same loop trains data-parallel on several processes (gradients averaged at each
+optimiser step, rank 0 writing): see :mod:`ganlib.training.distributed`. Tasks do not see it.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ganlib.config import get_device
+from ganlib.training import distributed
 from ganlib.training.checkpoint import (
     CHECKPOINT_NAME,
     RESERVED_KEYS,
@@ -277,8 +281,9 @@ class _LoopBatches:
     (:meth:`ganlib.data.InMemoryBatches.take`). Either way the images are counted into the progress.
     """
 
-    def __init__(self, batches: Batches, progress: Progress, channels_last: bool):
-        self.batches, self.progress, self.channels_last = batches, progress, channels_last
+    def __init__(self, batches: Batches, progress: Progress, channels_last: bool,
+                 world: distributed.World = distributed.World()):
+        self.batches, self.progress, self.channels_last, self.world = batches, progress, channels_last, world
 
     def __iter__(self):
         return self
@@ -287,16 +292,19 @@ class _LoopBatches:
         return self._deliver(next(self.batches))
 
     def take(self, n: int) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        """The next ``n`` samples (a batch of any size), counted like a batch from ``next``."""
+        """The next ``n`` samples (a batch of any size), counted like a batch from ``next``.
+
+        ``n`` is the batch of all processes together: each of N processes takes ``n / N`` of its shard.
+        """
         take = getattr(self.batches, "take", None)
         if take is None:
             raise TypeError(f"this task asks for batches of varying size, which {type(self.batches).__name__} "
                             "cannot deliver: it has no take(n); use ganlib.data.InMemoryBatches")
-        return self._deliver(take(n))
+        return self._deliver(take(distributed.local_batch_size(n, self.world)))
 
     def _deliver(self, batch: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor | tuple[torch.Tensor, ...]:
         first = batch if isinstance(batch, torch.Tensor) else batch[0]
-        self.progress.images += int(first.shape[0])
+        self.progress.images += int(first.shape[0]) * self.world.size  # every process drew as many
         if not self.channels_last:
             return batch
         nhwc = lambda t: t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t
@@ -390,6 +398,9 @@ def fit(
             (:class:`PlainProgress`), so a log file gets no carriage-return redraws.
         description: the progress bar's label (default: the task's name).
 
+    When ``torch.distributed`` is initialised (torchrun), each process trains on the batches it was
+    given (its shard) and the replicas stay equal: :mod:`ganlib.training.distributed`.
+
     On CUDA: bf16 autocast (``cfg.amp``), channels_last for convolutional modules
     (``cfg.channels_last``), fused Adam, cuDNN autotuning, optionally ``torch.compile``. On the CPU
     everything is fp32 and deterministic.
@@ -414,7 +425,11 @@ def fit(
     # ---- placement: the device and memory layout are chosen once, here ----
     device = get_device(device)
     cuda = device.type == "cuda"
+    world = distributed.current()  # several processes under torchrun: see ganlib.training.distributed
     modules = task.modules
+    if world.distributed and cuda:
+        for name in [n for n in modules if n not in task.ema]:  # global-batch statistics (EMA copies stay in eval)
+            modules[name] = distributed.sync_batchnorm(modules[name])
     convolutional = any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for net in modules.values() for m in net.modules())
     channels_last = cuda and cfg.channels_last and convolutional
     layout = {"memory_format": torch.channels_last} if channels_last else {}
@@ -423,14 +438,18 @@ def fit(
     if cuda:
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
     optimizers = task.optimizers(fused=cuda)
+    hooks = [opt.register_step_pre_hook(_average_gradients) for opt in optimizers.values()] if world.distributed else []
     trained = {name: m for name, m in modules.items() if name not in task.ema}
     run_modules = {name: torch.compile(m) if cfg.compile and name not in task.eager else m for name, m in trained.items()}
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda and cfg.amp else contextlib.nullcontext
-    noise = torch.Generator(device=device).manual_seed(cfg.seed)
+    rank_seed = cfg.seed + world.rank * distributed.RANK_SEED_STRIDE  # one process: cfg.seed
+    noise = torch.Generator(device=device).manual_seed(rank_seed)
+    if world.rank:
+        torch.manual_seed(rank_seed)  # the processes' other random draws differ too; the models are broadcast below
     state = Progress()
     ctx = Context(progress=state, device=device, modules=run_modules, optimizers=optimizers, noise=noise,
                   autocast=autocast)
-    loop_batches = _LoopBatches(batches, state, channels_last)
+    loop_batches = _LoopBatches(batches, state, channels_last, world)
     beta = ema_beta(cfg.batch_size, cfg.ema_half_life)
 
     # ---- resume ----
@@ -446,6 +465,12 @@ def fit(
         if kind != task.name:
             raise CheckpointError(f"{ckpt_path} holds a {kind!r} run, not a {task.name!r} one: "
                                   "choose another out_dir, or delete it to start over")
+        saved_world = int(saved.get("world_size", 1))
+        if saved_world != world.size:
+            raise CheckpointError(f"{ckpt_path} was written by {saved_world} training process(es) and this run has "
+                                  f"{world.size}: resume with the same number (torchrun --nproc_per_node "
+                                  f"{saved_world} ... --resume{'' if saved_world > 1 else ', or without torchrun'}), "
+                                  "since every process's data order and noise are in the checkpoint")
         missing = [name for name in [*modules, *(f"opt_{n}" for n in optimizers)] if name not in saved]
         if missing:
             raise CheckpointError(f"{ckpt_path} holds no {', '.join(missing)}: resume with the same modules "
@@ -454,9 +479,10 @@ def fit(
             module.load_state_dict(saved[name])
         for name, opt in optimizers.items():
             opt.load_state_dict(saved[f"opt_{name}"])
-        task.load_state_dict(saved.get("task", {}).get("state", {}))
-        batches.load_state_dict(saved["batches"])
-        _set_rng_state(saved["rng"], noise)
+        own = saved["processes"][world.rank] if world.distributed else saved  # this process's own streams
+        task.load_state_dict(own.get("task", {}).get("state", {}))
+        batches.load_state_dict(own["batches"])
+        _set_rng_state(own["rng"], noise)
         history = History.from_state_dict(saved["history"])
         state.step = int(saved["step"])
         state.images = int(saved.get("images", state.step * cfg.batch_size))  # older files: one batch a step
@@ -464,6 +490,7 @@ def fit(
                    if k not in _FREE_ON_RESUME and hasattr(cfg, k) and _plain(getattr(cfg, k)) != _plain(v)}
         if changed:
             warnings.warn(f"resuming with settings that differ from the checkpoint's: {changed}", stacklevel=2)
+    distributed.broadcast([t for m in modules.values() for t in (*m.parameters(), *m.buffers())])  # replicas start equal
     start = last_good = state.step
     started, seconds_before = time.perf_counter(), history.seconds  # history.seconds: training time, across resumes
 
@@ -472,16 +499,19 @@ def fit(
         if ckpt_path is None:
             return
         _check_weights(modules, state.step, last_good, ckpt_path)
-        save_checkpoint(ckpt_path, {
-            "step": state.step, "images": state.images,
-            "task": {"name": task.name, "state": task.state_dict()},
-            **{name: module.state_dict() for name, module in modules.items()},
-            **{f"opt_{name}": opt.state_dict() for name, opt in optimizers.items()},
-            "rng": _rng_state(noise),
-            "batches": batches.state_dict(),
-            "history": history.state_dict(),
-            "config": {k: _plain(v) for k, v in dataclasses.asdict(cfg).items()},
-        })
+        own = {"task": {"name": task.name, "state": task.state_dict()}, "rng": _rng_state(noise),
+               "batches": batches.state_dict()}
+        processes = distributed.gather_objects(own)  # every process's streams; rank 0 writes them all
+        if world.main:
+            save_checkpoint(ckpt_path, {
+                "step": state.step, "images": state.images,
+                **own,
+                **{name: module.state_dict() for name, module in modules.items()},
+                **{f"opt_{name}": opt.state_dict() for name, opt in optimizers.items()},
+                "history": history.state_dict(),
+                "config": {k: _plain(v) for k, v in dataclasses.asdict(cfg).items()},
+                **({"world_size": world.size, "processes": processes} if world.distributed else {}),
+            })
         last_good = state.step
 
     def snapshot() -> None:
@@ -491,10 +521,12 @@ def fit(
 
     if start == 0:
         snapshot()
-    bar = progress_bar(range(start, cfg.steps), initial=start, total=cfg.steps, enabled=progress,
+    bar = progress_bar(range(start, cfg.steps), initial=start, total=cfg.steps, enabled=progress and world.main,
                        desc=(description or task.name) + (f" from {start}" if start else ""))
     for _ in bar:
         metrics = task.step(ctx, loop_batches)
+        if world.distributed:  # running statistics and other buffers follow rank 0's, as DDP's broadcast_buffers
+            distributed.broadcast([b for name, m in modules.items() if name not in task.ema for b in m.buffers()])
         for ema_name, source in task.ema.items():
             ema_update(modules[ema_name], modules[source], beta)
         state.step += 1
@@ -503,7 +535,7 @@ def fit(
         is_log = done % cfg.log_every == 0 or done == cfg.steps
         is_ckpt = cfg.checkpoint_every > 0 and done % cfg.checkpoint_every == 0
         if is_log or is_ckpt:  # .item() waits for the GPU, so only at these steps
-            values = {name: float(v) for name, v in metrics.items()}
+            values = distributed.mean_over_processes({name: float(v) for name, v in metrics.items()})
             _check_metrics(values, done, last_good, ckpt_path if last_good else None)
             if is_log:
                 history.record(done, values)
@@ -513,4 +545,11 @@ def fit(
         if is_ckpt or done == cfg.steps:
             checkpoint()
     bar.close()
+    for hook in hooks:
+        hook.remove()
     return history
+
+
+def _average_gradients(opt: torch.optim.Optimizer, args, kwargs) -> None:
+    """Optimiser step pre-hook under torchrun: each gradient becomes its mean over the processes."""
+    distributed.average_gradients(p for group in opt.param_groups for p in group["params"])

@@ -195,24 +195,25 @@ class ProGANTask:
         latent_dim = self.modules["G"].cfg.latent_dim
         seen = ctx.progress.images  # real images shown before this step
         resolution, alpha = phase(seen, cfg)  # the schedule, a function of the progress
-        n = batch_size_at(resolution, cfg)
-        real = batches.take(n)  # (n, C, R, R) at the final resolution
+        n = batch_size_at(resolution, cfg)  # the batch of this phase (under torchrun: of all processes together)
+        real = batches.take(n)  # (b, C, R, R) at the final resolution; b = n, or n / N in each of N processes
         assert real.ndim == 4 and real.shape[-1] == cfg.final_resolution, (
             f"ProGAN batches must be images (B, C, {cfg.final_resolution}, {cfg.final_resolution}), got {tuple(real.shape)}")
-        real = fade_reals(real, resolution, alpha)  # (n, C, r, r): downsampled and, in a fade-in, blended as G's output
-        self.images = seen + n
+        real = fade_reals(real, resolution, alpha)  # (b, C, r, r): downsampled and, in a fade-in, blended as G's output
+        self.images = seen + n  # n of all processes together, as the loop counts
+        b = real.shape[0]
 
         # ---- Phase 1: D, G fixed: tell reals from G(z) at (resolution, alpha) ----
         with torch.no_grad(), ctx.autocast():
-            fake = G(ctx.randn(n, latent_dim), resolution, alpha)  # (n, C, r, r), no graph back into G
+            fake = G(ctx.randn(b, latent_dim), resolution, alpha)  # (b, C, r, r), no graph back into G
         with ctx.autocast():
-            real_scores = D(real, resolution, alpha).float()  # (n,)
-            fake_scores = D(fake, resolution, alpha).float()  # (n,)
+            real_scores = D(real, resolution, alpha).float()  # (b,)
+            fake_scores = D(fake, resolution, alpha).float()  # (b,)
         d_loss = self.objective.d_loss(real_scores, fake_scores)
         metrics = {}
         if cfg.objective == "wgan-gp":
             # Gulrajani et al. 2017, Eq. 3, outside autocast; D's minibatch std couples the samples, as in the paper
-            gp = losses.gradient_penalty(lambda x: D(x, resolution, alpha), real, fake, generator=ctx.noise)  # (n,)
+            gp = losses.gradient_penalty(lambda x: D(x, resolution, alpha), real, fake, generator=ctx.noise)  # (b,)
             drift = real_scores.pow(2).mean()  # Karras et al. 2018, Sec. A.1: eps_drift E[D(x)^2]
             d_loss = d_loss + self.objective.gp_weight * gp.mean() + cfg.eps_drift * drift
             metrics.update(gp=gp.detach().mean(), drift=drift.detach())
@@ -221,7 +222,7 @@ class ProGANTask:
         # ---- Phase 2: G, D fixed (frozen, gradients pass through): make D score G(z) as real ----
         with frozen(D):
             with ctx.autocast():
-                fake_scores_g = D(G(ctx.randn(n, latent_dim), resolution, alpha), resolution, alpha).float()  # (n,)
+                fake_scores_g = D(G(ctx.randn(b, latent_dim), resolution, alpha), resolution, alpha).float()  # (b,)
             g_loss = self.objective.g_loss(fake_scores_g)
             g_norm = ctx.optimize("g", g_loss)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "resolution": torch.tensor(float(resolution)),
