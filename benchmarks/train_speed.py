@@ -79,21 +79,14 @@ def timed(fn, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--device", default="auto")
-    p.add_argument("--preset", default=None, help="DCGAN preset (default: mnist32 on CPU, cifar32 on CUDA)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--steps", type=int, default=None, help="timed steps (default: 30 on CPU, 300 on CUDA)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 3 on CPU, 50 on CUDA)")
-    p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the reference (its default: 2)")
-    args = p.parse_args()
-    device = config.get_device(args.device)
+def measure(device: torch.device, preset: str | None = None, batch_size: int = 64, steps: int | None = None,
+            warmup: int | None = None, workers: int = 2) -> dict:
+    """Time both sides in one run; returns the settings, images/s of each side and the ratio ganlib / reference."""
     cuda = device.type == "cuda"
-    preset = args.preset or ("cifar32" if cuda else "mnist32")
-    steps = args.steps or (300 if cuda else 30)
-    warmup = args.warmup if args.warmup is not None else (50 if cuda else 3)
-    B = args.batch_size
+    preset = preset or ("cifar32" if cuda else "mnist32")
+    steps = steps or (300 if cuda else 30)
+    warmup = warmup if warmup is not None else (50 if cuda else 3)
+    B = batch_size
 
     if preset.startswith("cifar") or preset.startswith("celeba"):
         size = 64 if preset.endswith("64") else 32
@@ -108,9 +101,9 @@ def main() -> None:
 
     results = {}
     G, D = fresh()
-    reference_train(G, D, images, B, warmup, device, args.workers)
+    reference_train(G, D, images, B, warmup, device, workers)
     results["reference (fp32, DataLoader, Sigmoid+BCELoss)"] = timed(
-        lambda: reference_train(G, D, images, B, steps, device, args.workers), device)
+        lambda: reference_train(G, D, images, B, steps, device, workers), device)
 
     G, D = fresh()
     batches = data.InMemoryBatches(images, B, device=device, generator=torch.Generator().manual_seed(0))
@@ -119,14 +112,28 @@ def main() -> None:
     results["ganlib.train" + (" (bf16, channels_last, fused Adam)" if cuda else " (fp32)")] = timed(
         lambda: train(G, D, batches, cfg(steps), device=device, progress=False), device)
 
-    name = torch.cuda.get_device_name() if cuda else f"CPU, {torch.get_num_threads()} threads"
-    print(f"DCGAN {preset}, batch {B}, {steps} timed steps after {warmup} warm-up steps, on {name}")
-    speeds = {}
-    for label, seconds in results.items():
-        speeds[label] = steps * B / seconds
-        print(f"  {label:55s} {speeds[label]:9.0f} images/s")
+    speeds = {label: steps * B / seconds for label, seconds in results.items()}
     ref, ours = speeds.values()
-    print(f"  ratio ganlib / reference: {ours / ref:.2f}x")
+    return {"preset": preset, "batch_size": B, "steps": steps, "warmup": warmup,
+            "machine": torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} threads",
+            "images_per_s": speeds, "ratio": ours / ref}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--preset", default=None, help="DCGAN preset (default: mnist32 on CPU, cifar32 on CUDA)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--steps", type=int, default=None, help="timed steps (default: 30 on CPU, 300 on CUDA)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 3 on CPU, 50 on CUDA)")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the reference (its default: 2)")
+    args = p.parse_args()
+    r = measure(config.get_device(args.device), args.preset, args.batch_size, args.steps, args.warmup, args.workers)
+    print(f"DCGAN {r['preset']}, batch {r['batch_size']}, {r['steps']} timed steps after {r['warmup']} warm-up steps, "
+          f"on {r['machine']}")
+    for label, speed in r["images_per_s"].items():
+        print(f"  {label:55s} {speed:9.0f} images/s")
+    print(f"  ratio ganlib / reference: {r['ratio']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ Modules, each importable on its own:
 - :mod:`ganlib.train`   ``train(G, D, batches, cfg)``: the G-against-D game of notebooks 02-05 (unconditional, class-conditional, pix2pix)
 - :mod:`ganlib.recipes` the named models of the CLI and notebook 07: build, train, or load a finished run
 - :mod:`ganlib.viz`     grids, curves, 2-D plots, animations, widgets
-- :mod:`ganlib.metrics` Fréchet distance, IS, KID, precision/recall, Inception-v3 features
+- :mod:`ganlib.metrics` Fréchet distance, IS, KID, precision/recall, torch-fidelity's FID Inception-v3 features
+- :mod:`ganlib.evaluate` those metrics for a trained run or a folder of images: ``python -m ganlib evaluate``
 - :mod:`ganlib.classifier` the shipped MNIST classifier, an offline feature extractor for metrics
 - :mod:`ganlib.checks`  one-line checks students run after an exercise
 - :mod:`ganlib.shipped` reading the weights shipped in ``ganlib/assets``, with clear errors
@@ -21,13 +22,14 @@ Modules, each importable on its own:
   ``course.notebooks`` (build student notebooks, Colab cell and badges), ``course.run`` (papermill), ``course.grade``
 """
 
-from ganlib import checks, classifier, config, data, domains, losses, metrics, models, recipes, theory, train, training, viz
+from ganlib import (checks, classifier, config, data, domains, evaluate, losses, metrics, models, recipes, theory, train,
+                    training, viz)
 from ganlib.config import get_device, pick, resolve_profile, seed_everything
 from ganlib.train import History, TrainConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "checks", "classifier", "config", "data", "domains", "losses", "metrics", "models", "recipes", "theory", "train", "training", "viz",
+    "checks", "classifier", "config", "data", "domains", "evaluate", "losses", "metrics", "models", "recipes", "theory", "train", "training", "viz",
     "get_device", "pick", "resolve_profile", "seed_everything", "History", "TrainConfig",
 ]

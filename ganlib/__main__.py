@@ -1,4 +1,4 @@
-"""Command line: ``python -m ganlib train ...`` and ``python -m ganlib course ...``.
+"""Command line: ``python -m ganlib train ...``, ``python -m ganlib evaluate ...`` and ``python -m ganlib course ...``.
 
 Examples::
 
@@ -13,6 +13,8 @@ Examples::
     python -m ganlib train progan --out runs/progan                     # 4 -> 8 -> 16 -> 32 px
     python -m ganlib train stylegan --dataset cifar10 --device cuda --profile full
     torchrun --nproc_per_node 4 -m ganlib train dcgan --dataset cifar10 --profile full   # 4 GPUs, one machine
+    python -m ganlib evaluate --real mnist-5k --fake runs/dcgan --metrics fid,kid,is,pr --json scores.json
+    python -m ganlib evaluate --real cifar10 --fake samples/ --features inception --device cuda
     python -m ganlib course build [--check]
     python -m ganlib course run 01 02 --profile smoke --out out/smoke
     python -m ganlib course grade submissions/ --out grades.csv
@@ -26,7 +28,8 @@ import sys
 from pathlib import Path
 
 from ganlib import config, data
-from ganlib.recipes import CYCLEGAN, CYCLEGAN_DESCRIPTION, GROWING, MODELS
+from ganlib.metrics import InceptionWeightsUnavailable
+from ganlib.recipes import CYCLEGAN, CYCLEGAN_DESCRIPTION, GROWING, LIKELIHOOD, MODELS
 from ganlib.train import CheckpointError, NonFiniteLossError
 from ganlib.training import distributed
 
@@ -38,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a GAN and write samples, curves, history and a checkpoint")
     t.add_argument("model", help="; ".join([*(f"{name}: {r.description}" for name, r in MODELS.items()),
                                             *(f"{name}: {text}" for name, text in GROWING.items()),
+                                            *(f"{name}: {text}" for name, text in LIKELIHOOD.items()),
                                             f"{CYCLEGAN}: {CYCLEGAN_DESCRIPTION}"]))
     t.add_argument("--dataset", default=None, help=f"one of: {', '.join(data.dataset_names())} (default mnist-5k, "
                    "bundled); for cyclegan a domain pair (default mnist-typeset, offline)")
@@ -58,7 +62,31 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--lambda-id", type=float, default=0.5,
                    help="cyclegan: weight of the identity loss relative to --lambda-cyc (default 0.5; 0 = off)")
     t.add_argument("--pool-size", type=int, default=50, help="cyclegan: past fakes each discriminator sees (default 50)")
+    t.add_argument("--sampling-steps", type=int, default=50,
+                   help="ddpm: network evaluations per sample in samples.png, DDIM (default 50; 1000 = ancestral)")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    e = sub.add_parser("evaluate", help="FID, KID, IS and precision/recall of a trained run or a folder of images "
+                       "against a dataset or a folder; prints a table, writes JSON")
+    e.add_argument("--real", required=True, help=f"a dataset ({', '.join(data.IMAGE_DATASETS)}) or a folder of "
+                   ".png/.jpg/.jpeg images (searched with its subfolders)")
+    e.add_argument("--fake", required=True, help="a run folder of `python -m ganlib train` (vanilla, dcgan, wgan, "
+                   "wgan-gp: its EMA generator is sampled) or a folder of images")
+    e.add_argument("--metrics", default="fid", help="comma-separated, from fid,kid,is,pr (default fid). The real "
+                   "set's mean and covariance are cached under data/stats/ ($GANLIB_DATA/stats when set); kid and pr need "
+                   "the real features "
+                   "themselves, which are recomputed each time")
+    e.add_argument("--n", type=int, default=50_000, help="images to sample from a run or read from --fake (default "
+                   "50000); the real side uses at most as many, all of a smaller set")
+    e.add_argument("--inception-weights", default=None, metavar="FILE", help="torch-fidelity's FID Inception weights "
+                   "(default: its cached file, downloaded when online)")
+    e.add_argument("--features", default="auto", choices=["auto", "inception", "digits"], help="auto (default): the "
+                   "shipped MNIST classifier for mnist, mnist-5k or grey 28/32 px folders, else Inception-v3")
+    e.add_argument("--json", default=None, metavar="OUT", help="write the scores and the settings to this JSON file")
+    e.add_argument("--device", default="auto", help="auto, cuda, mps or cpu (default auto)")
+    e.add_argument("--batch-size", type=int, default=100, help="images per forward pass (default 100)")
+    e.add_argument("--seed", type=int, default=0, help="seeds the sampled latents, KID's subsets and IS's splits")
+    e.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
     c = sub.add_parser("course", help="course tooling for instructors")
     csub = c.add_subparsers(dest="course_command", required=True)
@@ -104,7 +132,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.dataset is None:
         args.dataset = "mnist-typeset" if args.model == CYCLEGAN else "mnist-5k"
     recipes.check_choice(args.model, args.dataset)  # before anything is written
-    if args.model in (CYCLEGAN, *GROWING):
+    if args.model in (CYCLEGAN, *GROWING, *LIKELIHOOD):
         ignored = [flag for flag, value, default in (("--k", args.k, None), ("--g-loss", args.g_loss, "non-saturating"),
                                                      ("--ema-half-life", args.ema_half_life, 10_000.0))
                    if value != default]
@@ -127,8 +155,8 @@ def _train(args: argparse.Namespace) -> int:
         print(f"training {args.model} on {args.dataset}: profile {profile}, {on}, out {out}")
     if args.model == CYCLEGAN:
         return _write_cyclegan(args, out, profile, device)
-    if args.model in GROWING:
-        return _write_growing(args, out, profile, device)
+    if args.model in GROWING or args.model in LIKELIHOOD:
+        return _write_image_model(args, out, profile, device)
     run = recipes.train_recipe(
         args.model, args.dataset, out_dir=out, profile=profile, device=device, resume=args.resume, steps=args.steps,
         seed=args.seed, k=args.k, g_loss=args.g_loss, batch_size=args.batch_size, ema_half_life=args.ema_half_life,
@@ -191,30 +219,45 @@ def _write_cyclegan(args: argparse.Namespace, out: Path, profile: str, device) -
     return 0
 
 
-def _write_growing(args: argparse.Namespace, out: Path, profile: str, device) -> int:
-    """Train ProGAN or StyleGAN, then write samples of G_ema, the curves, the history and the checkpoint."""
+#: The curves each single-generator family writes to losses.png: panel title -> history series.
+_PANELS = {
+    "progan": {"losses": ["d_loss", "g_loss"], "resolution": ["resolution"], "fade-in": ["alpha"]},
+    "stylegan": {"losses": ["d_loss", "g_loss"], "regularisers": ["r1", "pl", "pl_mean"]},
+    "vae": {"negative ELBO (bits/dim)": ["bits_per_dim"], "terms (nats)": ["recon", "kl"]},
+    "ddpm": {"L_simple": ["loss"]},
+}
+
+
+def _write_image_model(args: argparse.Namespace, out: Path, profile: str, device) -> int:
+    """Train ProGAN, StyleGAN, the VAE or the DDPM, then write samples, the curves, the history and the checkpoint."""
+    import time
+
     import torch
 
-    from ganlib import recipes, viz
+    from ganlib import compare, recipes, viz
     from ganlib import train as training
 
-    trainer = recipes.train_progan if args.model == "progan" else recipes.train_stylegan
+    trainer = {"progan": recipes.train_progan, "stylegan": recipes.train_stylegan, "vae": recipes.train_vae,
+               "ddpm": recipes.train_ddpm}[args.model]
     extra = {"batch_size": args.batch_size} if args.batch_size else {}
     run = trainer(args.dataset, out_dir=out, profile=profile, device=device, resume=args.resume, steps=args.steps,
                   seed=args.seed, checkpoint_every=args.checkpoint_every, progress=not args.no_progress, **extra)
     if not distributed.current().main:
         return 0  # rank 0 writes the samples, curves and history
     run.history.save_json(out / "history.json")
-    panels = {"losses": ["d_loss", "g_loss"]}
-    panels.update({"resolution": ["resolution"], "fade-in": ["alpha"]} if args.model == "progan"
-                  else {"regularisers": ["r1", "pl", "pl_mean"]})
+    panels = _PANELS[args.model]
     viz.plot_series(run.history, panels, title=f"{args.model} on {args.dataset}").savefig(out / "losses.png", dpi=100)
-    with torch.no_grad():
-        z = torch.randn(64, run.G_ema.cfg.latent_dim, generator=torch.Generator().manual_seed(args.seed))
-        samples = training.sample(run.G_ema, 64, z=z)
+    generator, started = torch.Generator().manual_seed(args.seed), time.perf_counter()
+    if args.model in GROWING:  # G_ema on fixed z
+        with torch.no_grad():
+            samples = training.sample(run.G_ema, 64, z=torch.randn(64, run.G_ema.cfg.latent_dim, generator=generator))
+    else:
+        samples = compare.draw(run.sampler, 64, generator=generator, steps=args.sampling_steps)
+    how = f", {args.sampling_steps} network evaluations each" if args.model == "ddpm" else ""
+    print(f"sampled 64 images in {time.perf_counter() - started:.1f} s{how}")
     viz.save_image_grid(samples, out / "samples.png", nrow=8)
-    h = run.history
-    print(f"final {({n: round(getattr(h, n)[-1], 4) for n in ('d_loss', 'g_loss')} if h.step else {})}")
+    h, first = run.history, next(iter(panels.values()))
+    print(f"final {({n: round(getattr(h, n)[-1], 4) for n in first} if h.step else {})}")
     print(f"wrote {out / 'samples.png'}, {out / 'losses.png'}, {out / 'history.json'}, {out / training.CHECKPOINT_NAME}")
     return 0
 
@@ -227,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
                 return _train(args)
             finally:
                 distributed.shutdown()
+        if args.command == "evaluate":
+            from ganlib.evaluate import main_evaluate
+
+            return main_evaluate(args)
         if args.command == "course":
             try:  # the CLI is the one place that reaches the course tooling (its own extra)
                 from ganlib.course import grade, notebooks, run
@@ -239,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.course_command == "grade":
                 return grade.main_grade(args)
             return notebooks.main_build(Path(args.root), check=args.check)
-    except (ValueError, data.DatasetUnavailableError, CheckpointError, NonFiniteLossError) as e:
+    except (ValueError, data.DatasetUnavailableError, CheckpointError, NonFiniteLossError,
+            InceptionWeightsUnavailable) as e:
         # ganlib's own errors say what went wrong and what to do: print that, not a traceback (once under torchrun)
         if os.environ.get("RANK", "0") == "0":
             print(f"error: {e}", file=sys.stderr)

@@ -2,9 +2,11 @@
 
 Every metric here is three steps (DESIGN.md rule 10):
 
-1. features: an extractor (an Inception network, a small classifier) maps images to vectors,
-   ``(N, d)``, or to class probabilities, ``(N, K)``. Extractors are not in this module;
-   everything below takes their output, as a ``torch.Tensor`` or a NumPy array.
+1. features: an extractor maps images to vectors, ``(N, d)``, or to class probabilities, ``(N, K)``.
+   :func:`inception_v3_features` is torch-fidelity's FID Inception-v3, the network of published FID,
+   IS and KID (2048-d pool features, 1008 logits); the shipped MNIST classifier (:func:`digit_scores`)
+   is the offline stand-in for digits. Everything in steps 2 and 3 takes their output, as a
+   ``torch.Tensor`` or a NumPy array, so the formulas are ganlib's own (and agree with torch-fidelity's).
 2. statistics: :func:`gaussian_stats` fits a Gaussian ``(mu, Sigma)`` to a feature set.
 3. a closed-form distance: :func:`frechet_distance` (FID, Heusel et al. 2017),
    :func:`inception_score` (IS, Salimans et al. 2016), :func:`kernel_inception_distance`
@@ -17,6 +19,7 @@ float32 loses the answer in round-off. Too few samples are refused (``ValueError
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import warnings
@@ -38,7 +41,11 @@ __all__ = [
     "kernel_inception_distance",
     "precision_recall",
     "inception_v3_features",
+    "inception_weights_path",
     "InceptionWeightsUnavailable",
+    "INCEPTION_WEIGHTS_FILE",
+    "INCEPTION_POOL_DIM",
+    "INCEPTION_LOGITS_DIM",
     "extract_features",
     "real_statistics",
     "DigitScores",
@@ -374,96 +381,167 @@ def precision_recall(
 # Feature extractors
 # ---------------------------------------------------------------------------------------------
 
-INCEPTION_WEIGHTS_FILE = "inception_v3_google-0cc3c7bd.pth"  # torchvision's IMAGENET1K_V1 file name
+#: torch-fidelity's FID Inception-v3: Google's 2015-12-05 TensorFlow graph, the network behind published
+#: FID, IS and KID (the graph pytorch-fid ports too), converted to a PyTorch state dict.
+INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_POOL_DIM = 2048  # pool features: FID, KID, precision/recall
+INCEPTION_LOGITS_DIM = 1008  # logits (1000 ImageNet classes and 8 unused): IS
+_INCEPTION_OUTPUTS = ("pool", "logits", "both")
+_DOWNLOAD_TIMEOUT_S = 30.0  # per network operation; torch.hub's urlopen has none, so a dead network could hang
 
 
 class InceptionWeightsUnavailable(RuntimeError):
-    """Inception-v3 weights could not be found or downloaded."""
+    """The FID Inception-v3 weights could not be found, downloaded or read."""
 
 
-def inception_v3_features(weights: str | os.PathLike | None = "download", device: str | torch.device = "cpu"
-                          ) -> torch.nn.Module:
-    """Inception-v3 as a feature extractor: images (B, C, H, W) in [-1, 1] -> (B, 2048) pool features.
+def inception_weights_path() -> Path:
+    """Where torch-fidelity keeps its Inception weights: ``<torch hub dir>/checkpoints/INCEPTION_WEIGHTS_FILE``.
+
+    The folder is torch.hub's (``$TORCH_HOME/hub/checkpoints``, by default ``~/.cache/torch/hub/checkpoints``),
+    shared with torch-fidelity itself, so a file downloaded by either is found by both.
+    """
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_FILE
+
+
+def _weights_unavailable(reason: str) -> InceptionWeightsUnavailable:
+    """The one message for every way the Inception weights can be missing: what, where, and the offline alternative."""
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    return InceptionWeightsUnavailable(
+        f"the FID Inception-v3 weights are unavailable: {reason}. Scores comparable with papers need torch-fidelity's "
+        f"file {INCEPTION_WEIGHTS_FILE} ({URL_INCEPTION_V3}): put it in {inception_weights_path().parent} (it is "
+        "downloaded there automatically when online), or pass its path with --inception-weights FILE "
+        "(weights=FILE in Python). Digits need no download: --features digits uses the bundled MNIST classifier "
+        "(ganlib.classifier, metrics.digit_scores)."
+    )
+
+
+def _inception_weights_file(weights: str | os.PathLike | None) -> Path:
+    """The weights file to read: ``weights`` itself, else torch-fidelity's cached file, downloaded when missing."""
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise _weights_unavailable(f"there is no file {path}")
+        return path
+    path = inception_weights_path()
+    if path.is_file():
+        return path
+    import socket
+
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)  # offline: fail within seconds instead of hanging
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # ~95 MB with a progress bar; written to a .partial file, renamed when complete
+        torch.hub.download_url_to_file(URL_INCEPTION_V3, str(path), progress=True)
+    except Exception as e:  # URLError, timeouts, SSL and permission errors: all mean "no file"
+        raise _weights_unavailable(f"they are not in {path.parent} and the download failed "
+                                   f"({type(e).__name__}: {str(e)[:200]})") from e
+    finally:
+        socket.setdefaulttimeout(previous)
+    return path
+
+
+def inception_v3_features(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu",
+                          output: str = "pool") -> torch.nn.Module:
+    """The FID Inception-v3 of torch-fidelity as a feature extractor for images in [-1, 1].
+
+    The network and its resizing are torch-fidelity's ``FeatureExtractorInceptionV3``
+    (``"inception-v3-compat"``): the TensorFlow graph that published FID, IS and KID use, resizing
+    to 299 x 299 exactly as TensorFlow 1.x did. Only the input convention is ganlib's: images
+    ``(B, 1 or 3, H, W)`` in [-1, 1] become the uint8 pixels the graph was fed,
+    ``round((x + 1) * 127.5)`` clamped to 0..255, grey repeated to three channels.
 
     Args:
-        weights: ``"download"`` takes torchvision's ImageNet weights (``IMAGENET1K_V1``), downloaded
-            once into torch's cache; a path loads a state dict saved from
-            ``torchvision.models.inception_v3``; ``None`` keeps random weights (for tests only:
-            distances between random features mean nothing).
+        weights: ``None`` reads torch-fidelity's file from :func:`inception_weights_path`, downloading
+            it once when missing (needs internet); a path reads that file (a state dict of
+            ``FeatureExtractorInceptionV3``). Either is loaded with ``weights_only=True``.
         device: where the network runs.
+        output: ``"pool"``: the (B, 2048) pool features (FID, KID, precision/recall);
+            ``"logits"``: the (B, 1008) logits without bias (torch-fidelity's ``logits_unbiased``,
+            whose softmax IS uses); ``"both"``: their concatenation (B, 2048 + 1008), pool first,
+            from one forward pass.
 
     Returns:
-        A module in eval mode. Grey images are repeated to three channels and every image is
-        resized to 299 x 299 (bilinear) inside it. Scores from torchvision's weights are not
-        comparable with FIDs published with the TensorFlow Inception graph (pytorch-fid's weights).
+        A module in eval mode without gradients; its ``weights_sha256`` is the SHA-256 of the weights
+        file (to name caches of features by the weights that made them).
 
     Raises:
-        InceptionWeightsUnavailable: offline and not cached, or the file is missing or unreadable;
-            the message says which file to put where.
+        InceptionWeightsUnavailable: offline and not cached, or the file is missing, corrupt or not
+            this network's; the message names the file, the folder to put it in, ``--inception-weights``
+            and the digit classifier as the offline alternative.
     """
-    import torchvision
+    if output not in _INCEPTION_OUTPUTS:
+        raise ValueError(f"output must be one of {', '.join(_INCEPTION_OUTPUTS)}, got {output!r}")
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-    net = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False)
-    if weights == "download":
-        cache = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_FILE
-        try:
-            state = torchvision.models.Inception_V3_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
-        except Exception as e:  # URLError, HTTPError, SSL errors, ...: all mean "could not fetch"
-            raise InceptionWeightsUnavailable(
-                f"could not download the Inception-v3 weights ({type(e).__name__}: {e}); the machine may be "
-                f"offline. Copy the file {INCEPTION_WEIGHTS_FILE} from a machine with internet to {cache}, or "
-                "pass weights=PATH to a state dict of torchvision.models.inception_v3; offline, the MNIST "
-                "classifier (ganlib.classifier) gives features for digits without any download"
-            ) from e
-        net.load_state_dict(state)
-    elif weights is not None:
-        path = Path(weights)
-        if not path.is_file():
-            raise InceptionWeightsUnavailable(f"no Inception-v3 weights at {path}; pass an existing file, or "
-                                              "weights='download' on a machine with internet")
-        try:
-            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        except Exception as e:
-            raise InceptionWeightsUnavailable(f"{path} is not a state dict of torchvision's inception_v3 "
-                                              f"({type(e).__name__}: {str(e)[:200]})") from e
-    # These weights (ported from Google's) expect pixels in [-1, 1], which is what ganlib's images are;
-    # torchvision's transform_input would map ImageNet-normalised input there, so it stays off.
-    net.transform_input = False
-    net.fc = torch.nn.Identity()  # keep the 2048-d pooled features
-    return _InceptionFeatures(net).to(device).eval()
+    import hashlib
+
+    path = _inception_weights_file(weights)
+    raw = path.read_bytes()  # ~95 MB, read once: hashed and loaded
+    try:
+        state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+        # torch-fidelity reads its file with weights_only=False; it gets the tensors just read, re-serialised in
+        # memory, so no pickled code from the file ever runs.
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        buffer.seek(0)
+        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
+                                          feature_extractor_weights_path=buffer)
+    except Exception as e:  # unpickling errors on a corrupt file, missing keys or shapes of another network
+        first_line = (str(e).splitlines() or [""])[0][:200]
+        raise _weights_unavailable(f"{path} is corrupt or not a state dict of torch-fidelity's "
+                                   f"FeatureExtractorInceptionV3 ({type(e).__name__}: {first_line})") from e
+    return _InceptionFeatures(net, output, hashlib.sha256(raw).hexdigest()).to(device).eval()
 
 
 class _InceptionFeatures(torch.nn.Module):
-    def __init__(self, net: torch.nn.Module):
+    """Images in [-1, 1] -> torch-fidelity's uint8 input -> pool features, logits or both."""
+
+    def __init__(self, net: torch.nn.Module, output: str, weights_sha256: str):
         super().__init__()
-        self.net = net
+        self.net, self.output, self.weights_sha256 = net, output, weights_sha256
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        assert x.ndim == 4 and x.shape[1] in (1, 3), f"expected images (B, 1 or 3, H, W), got {tuple(x.shape)}"
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)  # grey -> RGB
-        x = torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
-        out = self.net(x)  # eval mode: a tensor (B, 2048); train mode would add the auxiliary logits
-        return out if isinstance(out, torch.Tensor) else out[0]
+        assert x.ndim == 4 and x.shape[1] in (1, 3) and x.is_floating_point(), (
+            f"expected float images (B, 1 or 3, H, W) in [-1, 1], got {x.dtype} {tuple(x.shape)}")
+        pixels = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)  # (B, C, H, W) 0..255
+        pool, logits = self.net(pixels.expand(-1, 3, -1, -1))  # grey -> RGB; (B, 2048), (B, 1008)
+        if self.output == "pool":
+            return pool
+        return logits if self.output == "logits" else torch.cat([pool, logits], dim=1)  # (B, 3056)
 
 
 @torch.no_grad()
 def extract_features(extractor: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
-                     batch_size: int = 256, device: str | torch.device | None = None) -> torch.Tensor:
-    """Features of many images, in batches, without gradients: (N, C, H, W) -> (N, d) on the CPU, float64."""
+                     batch_size: int = 256, device: str | torch.device | None = None, progress: bool = False,
+                     desc: str = "features") -> torch.Tensor:
+    """Features of many images, in batches, without gradients: (N, C, H, W) -> (N, d) on the CPU, float64.
+
+    ``device`` defaults to the extractor's (its first parameter's, else the CPU); ``progress`` shows a
+    progress bar (plain lines when the output is not a terminal) labelled ``desc``.
+    """
+    from ganlib.training.loop import progress_bar
+
     if device is None:
         params = list(extractor.parameters()) if isinstance(extractor, torch.nn.Module) else []
         device = params[0].device if params else torch.device("cpu")
-    chunks = [extractor(images[i:i + batch_size].to(device)).double().cpu() for i in range(0, len(images), batch_size)]
+    starts = range(0, len(images), batch_size)
+    chunks = [extractor(images[i:i + batch_size].to(device)).double().cpu()
+              for i in progress_bar(starts, initial=0, total=len(starts), desc=desc, enabled=progress)]
     return torch.cat(chunks)
 
 
 def real_statistics(images: torch.Tensor, extractor: Callable[[torch.Tensor], torch.Tensor],
-                    cache: str | os.PathLike | None = None, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+                    cache: str | os.PathLike | None = None, batch_size: int = 256, *,
+                    features: torch.Tensor | None = None, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(mu, Sigma) of a real image set's features, computed once and cached to a ``.npz`` file.
 
-    The cache stores a SHA-256 of the images and the feature size next to the statistics; a cache
-    made from other images or another extractor is recomputed (with a warning), never silently used.
+    The cache stores a SHA-256 of the images next to the statistics; a cache made from other images
+    is recomputed (with a warning), never silently used. It cannot tell extractors apart, so name
+    the file after the extractor (``python -m ganlib evaluate`` does).
 
     Args:
         images: the real images (N, C, H, W) in [-1, 1].
@@ -471,6 +549,9 @@ def real_statistics(images: torch.Tensor, extractor: Callable[[torch.Tensor], to
             or the MNIST classifier's ``features``.
         cache: the ``.npz`` file to read or write; None to always compute.
         batch_size: images per forward pass.
+        features: the images' features (N, d) if the caller has them already (e.g. for KID);
+            then the extractor is not run.
+        progress: show a progress bar while extracting.
 
     Returns:
         ``(mu, sigma)`` in float64, shapes (d,) and (d, d).
@@ -484,7 +565,11 @@ def real_statistics(images: torch.Tensor, extractor: Callable[[torch.Tensor], to
             if str(saved["images_sha256"]) == digest:
                 return saved["mu"], saved["sigma"]
         warnings.warn(f"{path} holds statistics of other images; recomputing it", stacklevel=2)
-    mu, sigma = gaussian_stats(extract_features(extractor, images, batch_size))
+    if features is None:
+        features = extract_features(extractor, images, batch_size, progress=progress, desc="real features")
+    elif len(features) != len(images):
+        raise ValueError(f"features has {len(features)} rows for {len(images)} images")
+    mu, sigma = gaussian_stats(features)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npz")

@@ -32,7 +32,10 @@ from ganlib.train import History, TrainConfig, train
 
 __all__ = ["ModelRecipe", "MODELS", "TrainedRun", "check_choice", "build_models", "load_training_data", "train_recipe",
            "PRETRAINED_RUNS", "PRETRAINED_RUN_FORMAT", "PretrainedRun", "load_pretrained_run", "pretrained_run_state",
-           "CYCLEGAN", "CYCLEGAN_STEPS", "CycleGANRun", "train_cyclegan", "GROWING", "train_progan", "train_stylegan"]
+           "CYCLEGAN", "CYCLEGAN_STEPS", "CycleGANRun", "train_cyclegan", "GROWING", "train_progan", "train_stylegan",
+           "LIKELIHOOD", "LikelihoodRun", "train_vae", "train_ddpm",
+           "COMPARISON_FILE", "COMPARISON_RECIPES", "ComparisonModel", "train_comparison_run", "comparison_run_state",
+           "load_comparison_runs"]
 
 
 @dataclass(frozen=True)
@@ -110,9 +113,18 @@ GROWING = {
 }
 
 
+#: The likelihood-based models of notebook 09, trained by the same loop: name -> description.
+LIKELIHOOD = {
+    "vae": "convolutional variational autoencoder, ELBO with a discretised Gaussian decoder (Kingma and Welling "
+           "2014); image datasets",
+    "ddpm": "denoising diffusion probabilistic model, U-Net noise prediction, T = 1000 (Ho et al. 2020), "
+            "sampled ancestrally or with DDIM; image datasets",
+}
+
+
 def _recipe(name: str) -> ModelRecipe:
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join([*MODELS, *GROWING, CYCLEGAN])}")
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join([*MODELS, *GROWING, CYCLEGAN, *LIKELIHOOD])}")
     return MODELS[name]
 
 
@@ -131,7 +143,7 @@ def check_choice(name: str, dataset: str) -> ModelRecipe | None:
             raise ValueError(f"cyclegan trains on a pair of image domains, not {dataset!r}; choose one of: "
                              f"{', '.join(domains.DOMAIN_PAIRS)}")
         return None
-    if name in GROWING:
+    if name in GROWING or name in LIKELIHOOD:
         if dataset not in data.IMAGE_DATASETS:
             raise ValueError(f"{name} trains on images; choose one of: {', '.join(data.IMAGE_DATASETS)}, not {dataset!r}")
         return None
@@ -202,6 +214,7 @@ def train_recipe(
     checkpoint_every: int = 500,
     progress: bool = True,
     g_regularizer: Callable[[nn.Module], torch.Tensor] | None = None,
+    images: torch.Tensor | None = None,
 ) -> TrainedRun:
     """Build a recipe's models and data and train them; a finished run in ``out_dir`` is just loaded.
 
@@ -221,6 +234,8 @@ def train_recipe(
         progress: show a progress bar.
         g_regularizer: a penalty on G's weights added to its loss, ``g_regularizer(G) -> scalar``
             (e.g. BigGAN's ``functools.partial(losses.orthogonal_regularization_of, beta=1e-4)``).
+        images: train on these images (N, C, 32, 32) in [-1, 1] instead of ``dataset``'s, e.g. a class-imbalanced
+            subset (notebook 09); unconditional recipes only. ``dataset`` then only names the run.
 
     Returns:
         A :class:`TrainedRun`.
@@ -228,7 +243,13 @@ def train_recipe(
     recipe = _recipe(name)
     profile = config.resolve_profile(profile)
     device = config.get_device(device)
-    mixture, images = load_training_data(name, dataset)
+    if images is not None:
+        if recipe.family == "conditional" or images.ndim != 4:
+            raise ValueError(f"images= needs an unconditional image recipe and images (N, C, H, W); got {name!r} and "
+                             f"shape {tuple(images.shape)}")
+        mixture, images = None, data.ImageDataset(images, torch.zeros(len(images), dtype=torch.long), dataset, ())
+    else:
+        mixture, images = load_training_data(name, dataset)
     batch_size = batch_size or recipe.batch_size
     cfg = TrainConfig(
         steps=steps if steps is not None else recipe.steps[profile],
@@ -450,15 +471,22 @@ def _images_32(dataset: str, root: str | os.PathLike | None = None) -> torch.Ten
     return pad_to(images, 32) if images.shape[-1] == 28 else images
 
 
-def _fit_on_images(task, images: torch.Tensor, cfg, generator: torch.Generator, *, device, out_dir, resume, progress,
-                   description: str) -> TrainedRun:
-    """Train a task of G, D and G_ema (ProGAN, StyleGAN) on in-memory images with the loop; the run it returns."""
+def _fit_images(task, images: torch.Tensor, cfg, generator: torch.Generator, *, device, out_dir, resume, progress,
+                description: str) -> History:
+    """Train a task on in-memory images with the loop (under torchrun: on this process's shard)."""
     from ganlib.training import fit
 
     batches = data.InMemoryBatches(distributed.shard(images), distributed.local_batch_size(cfg.batch_size),
                                    device=device, generator=distributed.rank_generator(generator, cfg.seed))
-    history = fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
-                  description=description)
+    return fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
+               description=description)
+
+
+def _fit_on_images(task, images: torch.Tensor, cfg, generator: torch.Generator, *, device, out_dir, resume, progress,
+                   description: str) -> TrainedRun:
+    """Train a task of G, D and G_ema (ProGAN, StyleGAN) on in-memory images with the loop; the run it returns."""
+    history = _fit_images(task, images, cfg, generator, device=device, out_dir=out_dir, resume=resume,
+                          progress=progress, description=description)
     return TrainedRun(G=task.modules["G"], D=task.modules["D"], G_ema=task.modules["G_ema"], history=history, cfg=cfg,
                       out_dir=Path(out_dir) if out_dir is not None else None,
                       steps_done=history.step[-1] if history.step else 0)
@@ -547,3 +575,157 @@ def train_stylegan(
     G, D = build_stylegan(preset, architecture=architecture, image_size=images.shape[-1])
     return _fit_on_images(StyleGANTask(G, D, cfg), images, cfg, generator, device=device, out_dir=out_dir,
                           resume=resume, progress=progress, description=f"{architecture} on {dataset}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Likelihood-based models beside the GANs (notebook 09): the VAE and the DDPM, same loop
+# ---------------------------------------------------------------------------------------------
+
+#: Default steps per profile of the VAE and the DDPM.
+LIKELIHOOD_STEPS = {"vae": {"smoke": 4, "quick": 1500, "full": 30000},
+                    "ddpm": {"smoke": 4, "quick": 3000, "full": 100000}}
+
+
+@dataclass
+class LikelihoodRun:
+    """What :func:`train_vae` and :func:`train_ddpm` return: the model (and its EMA copy), the history."""
+
+    model: nn.Module  # the VAE, or the DDPM being trained
+    sampler: nn.Module  # what draws samples: the VAE itself, the DDPM's EMA copy
+    history: History
+    cfg: object  # VAETrainConfig or DDPMTrainConfig
+    out_dir: Path | None
+    steps_done: int
+
+
+def _likelihood_run(name: str, build, task_cls, cfg_cls, dataset: str, *, out_dir, profile, device, resume, steps,
+                    seed, checkpoint_every, progress, model: dict | None, settings: dict) -> LikelihoodRun:
+    check_choice(name, dataset)
+    profile = config.resolve_profile(profile)
+    device = config.get_device(device)
+    images = _images_32(dataset)
+    cfg = cfg_cls(steps=steps if steps is not None else LIKELIHOOD_STEPS[name][profile], seed=seed,
+                  checkpoint_every=checkpoint_every, **{"n_snapshot": 16, **settings})
+    generator = config.seed_everything(seed)
+    net = build(channels=images.shape[1], **(model or {}))
+    task = task_cls(net, cfg)
+    history = _fit_images(task, images, cfg, generator, device=device, out_dir=out_dir, resume=resume,
+                          progress=progress, description=f"{name} on {dataset}")
+    sampler = task.modules.get("model_ema", net)
+    return LikelihoodRun(model=net, sampler=sampler.eval(), history=history, cfg=cfg,
+                         out_dir=Path(out_dir) if out_dir is not None else None,
+                         steps_done=history.step[-1] if history.step else 0)
+
+
+def train_vae(dataset: str = "mnist-5k", *, out_dir: str | os.PathLike | None = None, profile: str = "auto",
+              device: str | torch.device = "auto", resume: bool | str = "auto", steps: int | None = None, seed: int = 0,
+              checkpoint_every: int = 500, progress: bool = True, model: dict | None = None, **settings) -> LikelihoodRun:
+    """The VAE of :mod:`ganlib.models.vae` on an image dataset padded to 32 px, through the loop.
+
+    ``settings`` override fields of :class:`~ganlib.training.vae.VAETrainConfig`, ``model`` fields of
+    :class:`~ganlib.models.vae.VAEConfig`; a finished run in ``out_dir`` is loaded, not retrained.
+    """
+    from ganlib.models.vae import VAE, VAEConfig
+    from ganlib.training.vae import VAETask, VAETrainConfig
+
+    return _likelihood_run("vae", lambda **kw: VAE(VAEConfig(**kw)), VAETask, VAETrainConfig, dataset,
+                           out_dir=out_dir, profile=profile, device=device, resume=resume, steps=steps, seed=seed,
+                           checkpoint_every=checkpoint_every, progress=progress, model=model, settings=settings)
+
+
+def train_ddpm(dataset: str = "mnist-5k", *, out_dir: str | os.PathLike | None = None, profile: str = "auto",
+               device: str | torch.device = "auto", resume: bool | str = "auto", steps: int | None = None, seed: int = 0,
+               checkpoint_every: int = 500, progress: bool = True, model: dict | None = None, **settings) -> LikelihoodRun:
+    """The DDPM of :mod:`ganlib.models.diffusion` on an image dataset padded to 32 px, through the loop.
+
+    ``settings`` override fields of :class:`~ganlib.training.diffusion.DDPMTrainConfig`, ``model`` fields of
+    :class:`~ganlib.models.diffusion.DiffusionConfig`; a finished run in ``out_dir`` is loaded, not retrained.
+    """
+    from ganlib.models.diffusion import DDPM, DiffusionConfig
+    from ganlib.training.diffusion import DDPMTask, DDPMTrainConfig
+
+    return _likelihood_run("ddpm", lambda **kw: DDPM(DiffusionConfig(**kw)), DDPMTask, DDPMTrainConfig, dataset,
+                           out_dir=out_dir, profile=profile, device=device, resume=resume, steps=steps, seed=seed,
+                           checkpoint_every=checkpoint_every, progress=progress, model=model, settings=settings)
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 09's comparison: a DCGAN, a VAE and a DDPM, three seeds each, trained ahead of time
+# ---------------------------------------------------------------------------------------------
+
+COMPARISON_FILE = "comparison_mnist32.pt"  # made by scripts/train_comparison_assets.py
+COMPARISON_FORMAT = "ganlib-comparison-runs-1"
+#: How each family of the comparison is trained on mnist-5k (scripts/train_comparison_assets.py documents why).
+COMPARISON_RECIPES: dict[str, dict] = {
+    "dcgan": {"steps": 1500},
+    "vae": {"steps": 1500},
+    "ddpm": {"steps": 3000, "batch_size": 32, "model": {"width": 16}},
+}
+
+
+@dataclass
+class ComparisonModel:
+    """One of notebook 09's shipped runs: the network that samples (eval mode, no gradients) and its record."""
+
+    family: str  # "dcgan", "vae" or "ddpm"
+    seed: int
+    sampler: nn.Module  # the DCGAN's G_ema, the VAE, the DDPM's EMA network
+    info: dict  # steps, batch size, training seconds, the model's configuration
+
+
+def train_comparison_run(family: str, seed: int, *, out_dir: str | os.PathLike | None = None,
+                         device: str | torch.device = "cpu", progress: bool = False, **overrides):
+    """Train one run of the comparison as :data:`COMPARISON_RECIPES` says (``overrides`` change its settings)."""
+    if family not in COMPARISON_RECIPES:
+        raise ValueError(f"unknown family {family!r}; choose one of: {', '.join(COMPARISON_RECIPES)}")
+    settings = {**COMPARISON_RECIPES[family], **overrides}
+    common = dict(out_dir=out_dir, profile="quick", device=device, seed=seed, progress=progress, checkpoint_every=250)
+    if family == "dcgan":
+        return train_recipe("dcgan", "mnist-5k", **common, **settings)
+    return (train_vae if family == "vae" else train_ddpm)("mnist-5k", **common, **settings)
+
+
+def _half(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A state dict in float16 (half the file); integer buffers such as batch-norm counts stay as they are."""
+    return {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu().clone()
+            for k, v in module.state_dict().items()}
+
+
+def comparison_run_state(family: str, run, seed: int) -> dict:
+    """What the comparison file keeps of a finished :func:`train_comparison_run`: the sampler in float16 and a record."""
+    sampler = run.G_ema if family == "dcgan" else run.sampler
+    model_cfg = {} if family == "dcgan" else {k: list(v) if isinstance(v, tuple) else v
+                                              for k, v in dataclasses.asdict(sampler.cfg).items()}
+    info = {"steps": run.steps_done, "batch_size": run.cfg.batch_size, "seconds": round(run.history.seconds, 1),
+            "model": model_cfg}
+    return {"seed": seed, "sampler": _half(sampler), "info": info}
+
+
+def _build_sampler(family: str, model_cfg: dict) -> nn.Module:
+    if family == "dcgan":
+        return build_models("dcgan", _PRETRAINED_DATA_SHAPE)[0]
+    if family == "vae":
+        from ganlib.models.vae import VAE, VAEConfig
+
+        return VAE(VAEConfig(**model_cfg))
+    from ganlib.models.diffusion import DDPM, DiffusionConfig
+
+    return DDPM(DiffusionConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in model_cfg.items()}))
+
+
+def load_comparison_runs(device: str | torch.device = "cpu") -> dict[str, list[ComparisonModel]]:
+    """Notebook 09's shipped runs: family -> the three seeds' :class:`ComparisonModel`, weights in float32.
+
+    Raises:
+        FileNotFoundError, RuntimeError: the file is missing or unreadable (the message says how to remake it).
+    """
+    state = load_shipped(COMPARISON_FILE, COMPARISON_FORMAT, "recreate it with `python scripts/train_comparison_assets.py`")
+    out: dict[str, list[ComparisonModel]] = {}
+    for family, runs in state["runs"].items():
+        out[family] = []
+        for run in runs:
+            net = _build_sampler(family, run["info"]["model"])
+            net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in run["sampler"].items()})
+            out[family].append(ComparisonModel(family, int(run["seed"]), net.requires_grad_(False).to(device).eval(),
+                                               {**run["info"], **state["info"]}))
+    return out

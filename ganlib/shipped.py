@@ -1,4 +1,4 @@
-"""Reading the weights shipped in ``ganlib/assets`` (made by the scripts in ``scripts/``), with clear errors.
+"""Reading (and, for the scripts in ``scripts/``, writing) the weights shipped in ``ganlib/assets``, with clear errors.
 
 Nothing here trains or builds a model: :func:`ganlib.models.stylegan.load_pretrained` and
 :func:`ganlib.recipes.load_pretrained_run` read their files through :func:`load_shipped` and build the networks.
@@ -11,7 +11,7 @@ import io
 
 import torch
 
-__all__ = ["load_shipped"]
+__all__ = ["load_shipped", "save_shipped"]
 
 
 def load_shipped(file: str, fmt: str, remake: str, *, same: dict | None = None) -> dict:
@@ -40,3 +40,14 @@ def load_shipped(file: str, fmt: str, remake: str, *, same: dict | None = None) 
         of = "".join(f" of {v!r}" for v in same.values())
         raise RuntimeError(f"ganlib/assets/{file} is not a {fmt} file{of}; {remake}")
     return state
+
+
+def save_shipped(state: dict, path) -> None:
+    """Write ``state`` to ``path`` atomically (a temporary file, then a rename): a crash never leaves half a file."""
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)

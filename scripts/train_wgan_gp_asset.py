@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from ganlib.recipes import PRETRAINED_RUNS, pretrained_run_state, train_recipe
+from ganlib.shipped import save_shipped
 
 NAME, DATASET = "wgan-gp", "mnist-5k"
 ASSET = PRETRAINED_RUNS[NAME]  # wgan_gp_mnist32.pt
@@ -52,10 +53,7 @@ def main() -> None:
             "machine": platform.machine(), "command": command}
     state = pretrained_run_state(NAME, run, info)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_name(f".{out.name}.tmp")
-    torch.save(state, tmp_out)
-    tmp_out.replace(out)  # atomic: a crash never leaves half a file
+    save_shipped(state, out)  # atomic: a crash never leaves half a file
     print(f"{NAME}: {run.steps_done} steps in {run.history.seconds:.0f} s; wrote {out}")
 
 
