@@ -1,5 +1,7 @@
 """One file per GAN family. Import the family you need, e.g. ``from ganlib.models import dcgan``.
 
+``vae`` and ``diffusion`` hold the VAE and the DDPM that notebook 09 compares with the GANs.
+
 ``patchgan`` holds the PatchGAN discriminator that two families share: pix2pix (``conditional``,
 which re-exports it) and ``cyclegan``.
 """

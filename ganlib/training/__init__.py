@@ -3,6 +3,9 @@
 - :mod:`ganlib.training.loop`       :func:`fit`, :class:`Context`, :class:`Progress`, EMA, the optimiser step
 - :mod:`ganlib.training.gan`        G against D (notebooks 02-05): unconditional, class-conditional, pix2pix
 - :mod:`ganlib.training.cyclegan`   G: X -> Y and F: Y -> X against D_Y and D_X, with image pools (notebook 06)
+- :mod:`ganlib.training.progan`, :mod:`ganlib.training.stylegan`   progressive growing and StyleGAN2 (notebook 08)
+- :mod:`ganlib.training.vae`, :mod:`ganlib.training.diffusion`     the VAE's ELBO and the DDPM's L_simple (notebook 09)
+- :mod:`ganlib.training.distributed` several processes under torchrun: shards, gradient averaging, rank 0 writes
 - :mod:`ganlib.training.history`    :class:`History`, every metric a task reports as a series
 - :mod:`ganlib.training.checkpoint` atomic checkpoints read with ``weights_only=True``
 
