@@ -14,7 +14,7 @@ Notebook 09's quick profile cannot train nine models in its twelve minutes, so i
 deterministic for a given torch version and thread count (``--threads``, default 1).
 
     python scripts/train_comparison_assets.py [--threads 1] [--out ganlib/assets/comparison_mnist32.pt]
-                                              [--work-dir DIR]
+                                              [--work-dir DIR] [--steps N]
 
 ``--work-dir`` keeps each run's checkpoint (default: a temporary folder), so an interrupted script continues
 where it stopped, with the same result.
@@ -36,28 +36,31 @@ from ganlib.shipped import save_shipped
 SEEDS = (0, 1, 2)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1, help="torch threads (the result depends on it)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "ganlib" / "assets" / recipes.COMPARISON_FILE))
     p.add_argument("--work-dir", default=None, help="keep each run's checkpoint here, to continue after a stop")
-    args = p.parse_args()
+    p.add_argument("--steps", type=int, default=None, help="train every run this many steps instead (a dry run)")
+    args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work_dir or tmp)
         runs: dict[str, list[dict]] = {name: [] for name in recipes.COMPARISON_RECIPES}
         for seed in SEEDS:
-            for name, settings in recipes.COMPARISON_RECIPES.items():
+            for name in recipes.COMPARISON_RECIPES:
+                steps = {"steps": args.steps} if args.steps else {}
                 run = recipes.train_comparison_run(name, seed, out_dir=work / f"{name}-{seed}", device="cpu",
-                                                   progress=False)
+                                                   progress=False, **steps)
                 runs[name].append(recipes.comparison_run_state(name, run, seed))
                 print(f"{name} seed {seed}: {runs[name][-1]['info']['steps']} steps in "
                       f"{runs[name][-1]['info']['seconds']:.0f} s", flush=True)
     state = {"format": recipes.COMPARISON_FORMAT, "runs": runs,
              "info": {"dataset": "mnist-5k", "threads": args.threads, "torch": str(torch.__version__),
                       "machine": platform.machine(), "total_seconds": round(time.perf_counter() - started),
-                      "command": f"python scripts/train_comparison_assets.py --threads {args.threads}"}}
+                      "command": f"python scripts/train_comparison_assets.py --threads {args.threads}"
+                                 + (f" --steps {args.steps}" if args.steps else "")}}
     out = Path(args.out)
     save_shipped(state, out)  # atomic: a crash never leaves half a file
     print(f"wrote {out} in {time.perf_counter() - started:.0f} s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -208,3 +209,32 @@ def test_the_cli_trains_writes_and_resumes(tmp_path, capsys, model):
     assert "sampled 64 images" in printed and ("3 network evaluations" in printed) == (model == "ddpm")
     assert main(["train", model, "--k", "2", "--out", str(tmp_path / "x")]) == 2
     assert "--k do not apply" in capsys.readouterr().err
+
+
+# ---- the shipped comparison runs (notebook 09) ----
+
+
+def test_the_comparison_file_round_trips_and_says_how_to_remake_it(tmp_path, monkeypatch):
+    import importlib.util
+
+    from ganlib import shipped
+
+    spec = importlib.util.spec_from_file_location(
+        "train_comparison_assets", Path(__file__).resolve().parents[1] / "scripts" / "train_comparison_assets.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "assets" / recipes.COMPARISON_FILE
+    script.main(["--steps", "1", "--out", str(out), "--work-dir", str(tmp_path / "work")])
+    monkeypatch.setattr(shipped.importlib.resources, "files", lambda package: tmp_path)  # ganlib/assets -> tmp_path
+    runs = recipes.load_comparison_runs()
+    assert sorted(runs) == ["dcgan", "ddpm", "vae"] and all([m.seed for m in runs[f]] == [0, 1, 2] for f in runs)
+    assert runs["ddpm"][0].sampler.cfg.width == 16 and runs["ddpm"][0].info["steps"] == 1
+    assert "--steps 1" in runs["vae"][2].info["command"]
+    first, second = (m.sampler.encoder[0].weight for m in runs["vae"][:2])
+    assert not torch.equal(first, second)  # each seed's own weights
+    out.write_bytes(b"not a torch file")
+    with pytest.raises(RuntimeError, match="cannot be read.*train_comparison_assets"):
+        recipes.load_comparison_runs()
+    out.unlink()
+    with pytest.raises(FileNotFoundError, match="scripts/train_comparison_assets.py"):
+        recipes.load_comparison_runs()
