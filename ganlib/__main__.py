@@ -15,7 +15,8 @@ Examples::
     torchrun --nproc_per_node 4 -m ganlib train dcgan --dataset cifar10 --profile full   # 4 GPUs, one machine
     python -m ganlib evaluate --real mnist-5k --fake runs/dcgan --metrics fid,kid,is,pr --json scores.json
     python -m ganlib evaluate --real cifar10 --fake samples/ --features inception --device cuda
-    python -m ganlib course build [--check]
+    python -m ganlib course build [--check] [--repository https://github.com/OWNER/REPO --ref v0.1.0]
+    python -m ganlib course pack                                       # dist/gan-course.zip for students
     python -m ganlib course run 01 02 --profile smoke --out out/smoke
     python -m ganlib course grade submissions/ --out grades.csv
 """
@@ -92,7 +93,14 @@ def _parser() -> argparse.ArgumentParser:
     csub = c.add_subparsers(dest="course_command", required=True)
     b = csub.add_parser("build", help="write notebooks/ (student versions) from solutions/")
     b.add_argument("--check", action="store_true", help="fail if the committed student notebooks differ from a fresh build")
+    b.add_argument("--repository", default=None, metavar="URL", help="set [tool.ganlib.colab]'s public repository "
+                   "(https://github.com/OWNER/REPO) before building: the setup cells install from it, the badges open it")
+    b.add_argument("--ref", default=None, help="with --repository: the tag, branch or commit Colab installs and opens")
     b.add_argument("--root", default=".", help="course repository root (default: current folder)")
+    k = csub.add_parser("pack", help="write one zip for students (Drive, an LMS, a USB stick): the student notebooks, "
+                        "a wheel of ganlib, the data README and START_HERE.md")
+    k.add_argument("--out", default=None, help="the zip to write (default dist/gan-course.zip)")
+    k.add_argument("--root", default=".", help="course repository root (default: current folder)")
     r = csub.add_parser("run", help="execute notebooks with papermill into a folder, injecting the profile; "
                         "a failure names the notebook and cell, the others still run")
     r.add_argument("notebooks", nargs="*", help="notebook numbers (02) or paths (default: every solutions/*.ipynb)")
@@ -276,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             return main_evaluate(args)
         if args.command == "course":
             try:  # the CLI is the one place that reaches the course tooling (its own extra)
-                from ganlib.course import grade, notebooks, run
+                from ganlib.course import grade, notebooks, pack, run
             except ImportError as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
@@ -285,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
                                     params=args.param, cell_timeout=args.cell_timeout, root=args.root)
             if args.course_command == "grade":
                 return grade.main_grade(args)
-            return notebooks.main_build(Path(args.root), check=args.check)
+            if args.course_command == "pack":
+                return pack.main_pack(Path(args.root), args.out)
+            return notebooks.main_build(Path(args.root), check=args.check, repository=args.repository, ref=args.ref)
     except (ValueError, data.DatasetUnavailableError, CheckpointError, NonFiniteLossError,
             InceptionWeightsUnavailable) as e:
         # ganlib's own errors say what went wrong and what to do: print that, not a traceback (once under torchrun)

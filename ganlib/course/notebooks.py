@@ -33,7 +33,7 @@ import nbformat
 __all__ = [
     "BEGIN_SOLUTION", "END_SOLUTION", "Exercise", "student_notebook", "build", "main_build",
     "exercise_cells", "load_exercises", "ColabSettings", "colab_settings", "setup_cell_source",
-    "with_colab", "sync_course_map",
+    "with_colab", "sync_course_map", "set_colab_source",
 ]
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -150,25 +150,33 @@ MAP_START, MAP_END = "<!-- course-map:start -->", "<!-- course-map:end -->"
 _GITHUB = re.compile(r"^https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
 
 # Cell 1 of every notebook. It must stay plain Python (no %pip), so a test can execute it outside
-# Colab and see that it installs nothing.
+# Colab and see that it installs nothing, and in a simulated Colab and see what it installs.
 SETUP_TEMPLATE = """\
-# Setup. In Google Colab this installs the course package, ganlib, at the course's pinned release and keeps
-# training checkpoints in your Google Drive, so a disconnect loses nothing (set USE_DRIVE = False to skip Drive).
-# Elsewhere it does nothing: install the course as the README's quickstart says.
+# Setup. In Colab it mounts Google Drive (checkpoints survive a disconnect; USE_DRIVE = False skips it) and installs
+# ganlib from: the course folder on Drive (COURSE_DIR), the course's repository, a wheel in COURSE_DIR. Else nothing.
+import glob
 import os
 import subprocess
 import sys
 
 IN_COLAB = "google.colab" in sys.modules
 USE_DRIVE = True
+COURSE_DIR = "/content/drive/MyDrive/gan-course"  # a checkout or copy of the course, or its zip unzipped
 if IN_COLAB:
-    GANLIB = "{requirement}"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", GANLIB], check=True)
     if USE_DRIVE:
         from google.colab import drive
-
         drive.mount("/content/drive")
-        os.environ["GANLIB_RUNS"] = "{drive_runs}"  # config.run_dir's folder"""
+        os.environ["GANLIB_RUNS"] = "{drive_runs}"  # config.run_dir's folder
+    sources = [COURSE_DIR] * os.path.isfile(f"{{COURSE_DIR}}/pyproject.toml")  # a course folder
+    sources += {repository_sources}
+    sources += sorted(glob.glob(f"{{COURSE_DIR}}/**/ganlib-*.whl", recursive=True))[-1:]  # the newest wheel
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    if not any(subprocess.run(pip + [source], capture_output=True).returncode == 0 for source in sources):
+        print("ganlib could not be installed. Three ways, then run this cell again: (1) copy the course folder (with "
+              "pyproject.toml) to COURSE_DIR on Drive; (2) unzip the instructor's zip (python -m ganlib course pack) "
+              "into My Drive, so that COURSE_DIR holds its wheels/ folder; (3) ask for the course's public repository "
+              "(python -m ganlib course build --repository URL --ref REF). Ways 1 and 2 need USE_DRIVE = True.")
+        raise type("SetupStopped", (Exception,), {{"_render_traceback_": lambda self: []}})()  # stop, no traceback"""
 
 
 @dataclass(frozen=True)
@@ -189,6 +197,11 @@ class ColabSettings:
     def requirement(self) -> str:
         """The pip requirement that installs ganlib at the pinned ref."""
         return f"ganlib @ git+https://github.com/{self.slug}@{self.ref}"
+
+    @property
+    def is_placeholder(self) -> bool:
+        """True while the repository is the shipped placeholder, which does not exist."""
+        return PLACEHOLDER_OWNER in self.repository
 
     def notebook_url(self, filename: str) -> str:
         """Colab's URL of the student notebook ``notebooks/filename`` at the pinned ref."""
@@ -227,8 +240,10 @@ def colab_settings(root: str | Path = ".") -> ColabSettings | None:
 
 
 def setup_cell_source(colab: ColabSettings) -> str:
-    """The source of cell 1, the same in every notebook."""
-    return SETUP_TEMPLATE.format(requirement=colab.requirement, drive_runs=colab.drive_runs)
+    """The source of cell 1, the same in every notebook. The repository is one of its sources only once
+    ``[tool.ganlib.colab]`` names a real one (not the shipped placeholder)."""
+    sources = "[]  # no public repository yet" if colab.is_placeholder else repr([colab.requirement])
+    return SETUP_TEMPLATE.format(repository_sources=sources, drive_runs=colab.drive_runs)
 
 
 def _with_badge(markdown: str, badge: str) -> str:
@@ -365,8 +380,46 @@ def build(root: str | Path = ".", check: bool = False) -> list[str]:
     return problems if check else written
 
 
-def main_build(root: Path, check: bool = False) -> int:
-    """The ``python -m ganlib course build [--check]`` command."""
+def set_colab_source(root: str | Path, repository: str, ref: str) -> None:
+    """Set ``repository`` and ``ref`` in ``[tool.ganlib.colab]`` of ``root/pyproject.toml``, keeping the rest of the file.
+
+    Raises:
+        ValueError: a URL that is not ``https://github.com/OWNER/REPO``, a ref that is not a plain git ref, or a
+            pyproject.toml without the table; the file is then left as it was.
+    """
+    if not _GITHUB.match(repository):
+        raise ValueError(f"--repository must look like https://github.com/OWNER/REPO, got {repository!r}; "
+                         "nothing was changed")
+    if not re.fullmatch(r"[\w./-]+", ref) or ".." in ref:
+        raise ValueError(f"--ref must be a tag, branch or commit (e.g. v0.1.0), got {ref!r}; nothing was changed")
+    path = Path(root) / "pyproject.toml"
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    header = re.search(r"^\[tool\.ganlib\.colab\]\s*$", text, flags=re.M)
+    if header is None:
+        raise ValueError(f"{path} has no [tool.ganlib.colab] table; add one (see the README's instructor guide)")
+    end = re.search(r"^\[", text[header.end():], flags=re.M)
+    stop = header.end() + (end.start() if end else len(text) - header.end())
+    table = text[header.end():stop]
+    for key, value in (("repository", repository), ("ref", ref)):
+        line = f'{key} = "{value}"'
+        table, found = re.subn(rf"^{key}\s*=.*$", line, table, count=1, flags=re.M)
+        if not found:
+            table = f"\n{line}" + table
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text[:header.end()] + table + text[stop:], encoding="utf-8")
+    tmp.replace(path)
+
+
+def main_build(root: Path, check: bool = False, repository: str | None = None, ref: str | None = None) -> int:
+    """The ``python -m ganlib course build [--check] [--repository URL --ref REF]`` command."""
+    if repository is not None or ref is not None:
+        if repository is None or ref is None:
+            raise ValueError("--repository and --ref go together: the repository Colab installs from and the tag "
+                             "or commit it opens")
+        if check:
+            raise ValueError("--check compares and changes nothing; run the build with --repository and --ref first")
+        set_colab_source(root, repository, ref)
+        print(f"[tool.ganlib.colab] now installs {colab_settings(root).requirement}")
     result = build(root, check=check)
     if check:
         if result:
