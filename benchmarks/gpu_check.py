@@ -47,7 +47,7 @@ PEAK_BF16_TFLOPS = {
     "A100": 312.0, "L40S": 362.1, "L4": 121.0, "A10G": 70.0, "A10": 125.0,
 }
 
-MODELS = ("vanilla", "dcgan", "wgan", "wgan-gp", "cgan", "cyclegan", "progan", "stylegan")
+MODELS = ("vanilla", "dcgan", "wgan", "wgan-gp", "cgan", "cyclegan", "progan", "stylegan", "vae", "ddpm")
 
 
 def peak_flops(device: torch.device, override_tflops: float | None) -> tuple[float | None, str]:
@@ -71,6 +71,9 @@ def _trainer(name: str):
         return lambda **kw: recipes.train_progan("mnist-5k", images_per_phase=256, **kw)
     if name == "stylegan":
         return lambda **kw: recipes.train_stylegan("mnist-5k", **kw)
+    if name in ("vae", "ddpm"):
+        train = recipes.train_vae if name == "vae" else recipes.train_ddpm
+        return lambda **kw: train("mnist-5k", **kw)
     return lambda **kw: recipes.train_recipe(name, "mnist-5k", **kw)
 
 

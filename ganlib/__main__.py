@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--real", required=True, help=f"a dataset ({', '.join(data.IMAGE_DATASETS)}) or a folder of "
                    ".png/.jpg/.jpeg images (searched with its subfolders)")
     e.add_argument("--fake", required=True, help="a run folder of `python -m ganlib train` (vanilla, dcgan, wgan, "
-                   "wgan-gp: its EMA generator is sampled) or a folder of images")
+                   "wgan-gp: its EMA generator is sampled; vae; ddpm) or a folder of images")
     e.add_argument("--metrics", default="fid", help="comma-separated, from fid,kid,is,pr (default fid). The real "
                    "set's mean and covariance are cached under data/stats/ ($GANLIB_DATA/stats when set); kid and pr need "
                    "the real features "
@@ -87,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto", help="auto, cuda, mps or cpu (default auto)")
     e.add_argument("--batch-size", type=int, default=100, help="images per forward pass (default 100)")
     e.add_argument("--seed", type=int, default=0, help="seeds the sampled latents, KID's subsets and IS's splits")
+    e.add_argument("--sampling-steps", type=int, default=50, help="a ddpm run's network evaluations per image, "
+                   "DDIM (default 50; 0 = all T, ancestral)")
     e.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
     c = sub.add_parser("course", help="course tooling for instructors")

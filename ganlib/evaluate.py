@@ -67,6 +67,7 @@ _REAL_SUBSET_SEED = 0  # which real images a smaller --n keeps: fixed, so the ca
 # convolutional families) and CIFAR-10.
 _RUN_SHAPES = ((1, 28, 28), (1, 32, 32), (3, 32, 32))
 _RUN_MODELS = ("vanilla", "dcgan", "wgan", "wgan-gp")  # the unconditional image recipes a run can be rebuilt from
+_RUN_KINDS = (*_RUN_MODELS, "vae", "ddpm")  # with the likelihood models of notebook 09
 _RUN_FILES = ("checkpoint.pt", "history.json")  # a folder holding either is a run (its samples.png is not a fake set)
 
 
@@ -79,7 +80,8 @@ class EvaluationError(ValueError):
 # ---------------------------------------------------------------------------------------------
 
 def load_run_generator(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """The EMA generator of a run written by ``python -m ganlib train`` (vanilla, dcgan, wgan, wgan-gp).
+    """The EMA generator of a run written by ``python -m ganlib train`` (vanilla, dcgan, wgan, wgan-gp), or the
+    network that samples a ``vae`` run (the VAE) or a ``ddpm`` run (its EMA network).
 
     A checkpoint does not name its recipe, so the generator is rebuilt with the recipes' own
     builders (:func:`ganlib.recipes.build_models`) for each image shape the recipes train on, and
@@ -107,8 +109,10 @@ def load_run_generator(run_dir: str | os.PathLike, device: str | torch.device = 
                               "`python -m ganlib train` or a folder of images")
     state = load_checkpoint(path)
     task = state.get("task", {}).get("name", "gan")
-    other = (f"evaluate samples the unconditional image models ({', '.join(_RUN_MODELS)}) only; "
+    other = (f"evaluate samples the unconditional image models ({', '.join(_RUN_KINDS)}) only; "
              "sample the run yourself, save the images to a folder and pass --fake FOLDER")
+    if task in ("vae", "ddpm"):
+        return _likelihood_sampler(state, task, path, device)
     if task != "gan":
         raise EvaluationError(f"{path} is a {task} run: {other}")
     weights = state.get("G_ema", state.get("G"))
@@ -130,21 +134,42 @@ def load_run_generator(run_dir: str | os.PathLike, device: str | torch.device = 
                           f"shape {', '.join(str(s) for s in _RUN_SHAPES)} (a conditional or toy run?): {other}")
 
 
+def _likelihood_sampler(state: dict, task: str, path: Path, device) -> tuple[nn.Module, dict]:
+    """The VAE, or the DDPM's EMA network, of a ``python -m ganlib train vae|ddpm`` run (its default sizes)."""
+    from ganlib.recipes import build_likelihood_model
+
+    weights = state.get("vae" if task == "vae" else "model_ema")
+    for channels in (1, 3):
+        net = build_likelihood_model(task, {"channels": channels})
+        try:
+            net.load_state_dict(weights)
+        except (RuntimeError, TypeError):  # other sizes
+            continue
+        info = {"model": task, "objective": "ELBO" if task == "vae" else "L_simple", "shape": (channels, 32, 32),
+                "step": int(state.get("step", 0))}
+        return net.requires_grad_(False).to(device).eval(), info
+    raise EvaluationError(f"{path} holds a {task} of other sizes than `python -m ganlib train {task}` builds: sample it "
+                          "yourself, save the images to a folder and pass --fake FOLDER")
+
+
 @torch.no_grad()
-def sample_images(G: nn.Module, n: int, *, batch_size: int = 100, seed: int = 0,
-                  progress: bool = False) -> torch.Tensor:
-    """``n`` images of an unconditional G(z), drawn in batches from one seeded noise stream.
+def sample_images(G: nn.Module, n: int, *, batch_size: int = 100, seed: int = 0, progress: bool = False,
+                  sampling_steps: int | None = 50) -> torch.Tensor:
+    """``n`` images of an unconditional G(z), a VAE or a DDPM, drawn in batches from one seeded noise stream.
 
     Args:
-        G: a generator with ``G.cfg.latent_dim``, on any device.
+        G: a generator with ``G.cfg.latent_dim``, a :class:`~ganlib.models.vae.VAE` or a
+            :class:`~ganlib.models.diffusion.DDPM`, on any device.
         n: how many images.
         batch_size: images per forward pass.
-        seed: seeds the latents z ~ N(0, I), drawn on the CPU (the same images on any device).
+        seed: seeds the noise (z, or the DDPM's x_T and steps), drawn on the CPU (the same images on any device).
         progress: show a progress bar.
+        sampling_steps: the DDPM's network evaluations per image (DDIM; None or T: ancestral).
 
     Returns:
         (n, C, H, W) float32 images on the CPU.
     """
+    from ganlib.compare import draw, family_of
     from ganlib.train import sample
     from ganlib.training.loop import progress_bar
 
@@ -152,8 +177,12 @@ def sample_images(G: nn.Module, n: int, *, batch_size: int = 100, seed: int = 0,
     starts = range(0, n, batch_size)
     chunks = []
     for start in progress_bar(starts, initial=0, total=len(starts), desc="sampling", enabled=progress):
-        z = torch.randn(min(batch_size, n - start), G.cfg.latent_dim, generator=generator)  # (B, latent_dim)
-        chunks.append(sample(G, len(z), z=z))  # (B, C, H, W), CPU
+        b = min(batch_size, n - start)
+        if family_of(G) == "gan":
+            z = torch.randn(b, G.cfg.latent_dim, generator=generator)  # (B, latent_dim)
+            chunks.append(sample(G, b, z=z))  # (B, C, H, W), CPU
+        else:
+            chunks.append(draw(G, b, generator=generator, steps=sampling_steps, batch_size=b))
     return torch.cat(chunks)
 
 
@@ -318,12 +347,13 @@ def _metric_names(metrics: str | tuple[str, ...] | list[str]) -> list[str]:
 def evaluate(real: str | os.PathLike, fake: str | os.PathLike, *, metrics: str | tuple[str, ...] = ("fid",),
              n: int = 50_000, inception_weights: str | os.PathLike | None = None, features: str = "auto",
              device: str | torch.device = "auto", batch_size: int = 100, seed: int = 0,
-             progress: bool = True) -> Evaluation:
+             progress: bool = True, sampling_steps: int | None = 50) -> Evaluation:
     """Compare a generator's images with real ones: FID, KID, IS, precision and recall.
 
     Args:
         real: an image dataset name (:data:`ganlib.data.IMAGE_DATASETS`) or a folder of images.
-        fake: a run folder of ``python -m ganlib train`` (vanilla, dcgan, wgan, wgan-gp) or a folder of images.
+        fake: a run folder of ``python -m ganlib train`` (vanilla, dcgan, wgan, wgan-gp, vae, ddpm) or a folder
+            of images.
         metrics: names from :data:`METRICS`, as a tuple or comma-separated (``"fid,kid"``).
         n: images to sample from a run (or read from a fake folder); the real side uses at most
             ``n`` too, a subset drawn with a fixed seed when the set is larger.
@@ -335,6 +365,7 @@ def evaluate(real: str | os.PathLike, fake: str | os.PathLike, *, metrics: str |
         batch_size: images per forward pass.
         seed: seeds the generator's latents, the KID subsets and the order of the IS splits.
         progress: show progress bars.
+        sampling_steps: a ddpm run's network evaluations per image (DDIM; None: all T, ancestral).
 
     Returns:
         An :class:`Evaluation`.
@@ -354,7 +385,7 @@ def evaluate(real: str | os.PathLike, fake: str | os.PathLike, *, metrics: str |
     device = config.get_device(device)
     settings = {"real": str(real), "fake": str(fake), "metrics": names, "n": n, "features": features,
                 "inception_weights": None if inception_weights is None else str(inception_weights),
-                "device": str(device), "batch_size": batch_size, "seed": seed}
+                "device": str(device), "batch_size": batch_size, "seed": seed, "sampling_steps": sampling_steps}
     info: list[str] = []
 
     # 1. Real images, and the extractor they call for (built first: missing weights fail before any sampling)
@@ -365,7 +396,7 @@ def evaluate(real: str | os.PathLike, fake: str | os.PathLike, *, metrics: str |
     _check_digits(features, "real", real_images)
     extractor = _extractor(features, inception_weights, device)
     # 2. Fake images
-    fake_images = _fake_images(fake, n, batch_size, seed, device, progress, info)
+    fake_images = _fake_images(fake, n, batch_size, seed, device, progress, info, sampling_steps)
     info.append(f"features: {extractor.description}")
     _check_digits(features, "fake", fake_images)
     if features == "inception" and _is_digits(real_images) and _is_digits(fake_images):
@@ -401,7 +432,7 @@ def _real_images(source: str, n: int, info: list[str]) -> tuple[torch.Tensor, st
 
 
 def _fake_images(fake: str | os.PathLike, n: int, batch_size: int, seed: int, device: torch.device, progress: bool,
-                 info: list[str]) -> torch.Tensor:
+                 info: list[str], sampling_steps: int | None = 50) -> torch.Tensor:
     """``n`` images sampled from a run's G_ema, or the first ``n`` of a folder: (N, C, H, W) in [-1, 1]."""
     if not Path(fake).is_dir():
         raise EvaluationError(f"--fake {fake}: no such folder; pass a run folder or a folder of images")
@@ -410,9 +441,11 @@ def _fake_images(fake: str | os.PathLike, n: int, batch_size: int, seed: int, de
         info.append(f"fake: folder {fake}, {len(images)} images {tuple(images.shape[1:])}")
         return images
     G, run = load_run_generator(fake, device)
-    images = sample_images(G, n, batch_size=batch_size, seed=seed, progress=progress)
+    images = sample_images(G, n, batch_size=batch_size, seed=seed, progress=progress, sampling_steps=sampling_steps)
+    sampler = {"vae": "the VAE's decoder at z ~ N(0, I)",
+               "ddpm": f"the EMA network, {sampling_steps or 'all'} steps" + (" (DDIM)" if sampling_steps else "")}
     info.append(f"fake: run {fake} ({run['model']}, objective {run['objective']}, step {run['step']}), "
-                f"{n} images sampled from G_ema with seed {seed}")
+                f"{n} images sampled from {sampler.get(run['model'], 'G_ema')} with seed {seed}")
     return images
 
 
@@ -476,7 +509,7 @@ def main_evaluate(args: argparse.Namespace) -> int:
     """
     result = evaluate(args.real, args.fake, metrics=args.metrics, n=args.n, inception_weights=args.inception_weights,
                       features=args.features, device=args.device, batch_size=args.batch_size, seed=args.seed,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, sampling_steps=args.sampling_steps or None)
     for line in result.info:
         print(line)
     for note in result.notes:

@@ -35,7 +35,7 @@ __all__ = ["ModelRecipe", "MODELS", "TrainedRun", "check_choice", "build_models"
            "CYCLEGAN", "CYCLEGAN_STEPS", "CycleGANRun", "train_cyclegan", "GROWING", "train_progan", "train_stylegan",
            "LIKELIHOOD", "LikelihoodRun", "train_vae", "train_ddpm",
            "COMPARISON_FILE", "COMPARISON_RECIPES", "ComparisonModel", "train_comparison_run", "comparison_run_state",
-           "load_comparison_runs"]
+           "load_comparison_runs", "build_likelihood_model"]
 
 
 @dataclass(frozen=True)
@@ -699,6 +699,12 @@ def comparison_run_state(family: str, run, seed: int) -> dict:
     info = {"steps": run.steps_done, "batch_size": run.cfg.batch_size, "seconds": round(run.history.seconds, 1),
             "model": model_cfg}
     return {"seed": seed, "sampler": _half(sampler), "info": info}
+
+
+def build_likelihood_model(family: str, model_cfg: dict | None = None) -> nn.Module:
+    """A fresh network of notebook 09's comparison: ``"dcgan"`` (its generator), ``"vae"`` or ``"ddpm"``, from the
+    fields of its configuration (lists where the dataclass has tuples are accepted, as JSON and checkpoints keep them)."""
+    return _build_sampler(family, model_cfg or {})
 
 
 def _build_sampler(family: str, model_cfg: dict) -> nn.Module:

@@ -92,7 +92,7 @@ def test_scores_of_a_run_equal_ganlibs_closed_forms_on_the_same_features(run_dir
     assert {row["features"] for row in report["rows"]} == {"digits"}
     assert report["settings"] == {"real": "mnist-5k", "fake": str(run_dir), "metrics": ["fid", "kid", "is", "pr"],
                                   "n": N, "features": "auto", "inception_weights": None, "device": "cpu",
-                                  "batch_size": 100, "seed": 3}
+                                  "batch_size": 100, "seed": 3, "sampling_steps": 50}
 
 
 def test_real_statistics_are_cached_and_reused(run_dir, tmp_path, data_root, capsys, monkeypatch):
@@ -226,3 +226,28 @@ def test_a_wgan_gp_run_is_rebuilt_with_its_recipe(tmp_path):
         assert torch.equal(a, b), name
     assert not any(p.requires_grad for p in loaded.parameters()) and not loaded.training
     assert np.isfinite(loaded(torch.randn(2, G.cfg.latent_dim)).numpy()).all()
+
+
+@pytest.mark.parametrize("model", ["vae", "ddpm"])
+def test_a_vae_or_ddpm_run_is_sampled_with_its_own_sampler(tmp_path, capsys, model):
+    """The likelihood models of notebook 09: the FID of the evaluated run equals ganlib's on the same samples."""
+    from ganlib.compare import draw
+    from ganlib.recipes import build_likelihood_model
+
+    out = tmp_path / model
+    assert main(["train", model, "--steps", "2", "--profile", "smoke", "--out", str(out), "--device", "cpu",
+                 "--batch-size", "8", "--sampling-steps", "2", "--no-progress"]) == 0
+    n = 80  # more samples than the 64 feature dimensions: a non-singular covariance
+    report = _evaluate(tmp_path, "--real", "mnist-5k", "--fake", str(out), "--n", str(n), "--batch-size", str(n),
+                       "--seed", "5", "--sampling-steps", "3")
+    printed = capsys.readouterr().out
+    assert (f"({model}, objective {'ELBO' if model == 'vae' else 'L_simple'}, step 2)" in printed
+            and ("3 steps (DDIM)" in printed) == (model == "ddpm"))
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    net = build_likelihood_model(model)
+    net.load_state_dict(state["vae" if model == "vae" else "model_ema"])
+    fake = draw(net.eval(), n, generator=torch.Generator().manual_seed(5), steps=3, batch_size=n)
+    real = load_mnist_5k().images[torch.randperm(5000, generator=torch.Generator().manual_seed(0))[:n]]
+    fid = metrics.frechet_distance(*metrics.gaussian_stats(_digit_features(real)[0]),
+                                   *metrics.gaussian_stats(_digit_features(fake)[0]))
+    assert _values(report)["fid"][0] == pytest.approx(fid, rel=1e-9)
