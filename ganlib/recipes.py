@@ -300,6 +300,12 @@ class PretrainedRun:
     info: dict  # recipe, dataset, steps, seed, images, training seconds, threads, torch version, the command
 
 
+def _half(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A state dict in float16 (half the file); integer buffers such as batch-norm counts stay as they are."""
+    return {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu().clone()
+            for k, v in module.state_dict().items()}
+
+
 def pretrained_run_state(name: str, run: TrainedRun, info: dict) -> dict:
     """The content of a shipped run file for ``run`` of recipe ``name``: G and G_ema in float16, the settings
     and ``info``; :func:`load_pretrained_run` reads it back (in float32).
@@ -315,12 +321,8 @@ def pretrained_run_state(name: str, run: TrainedRun, info: dict) -> dict:
     if name not in PRETRAINED_RUNS:
         raise ValueError(f"no shipped run for {name!r}; the recipes with one: {', '.join(PRETRAINED_RUNS)}")
 
-    def half(module: nn.Module) -> dict[str, torch.Tensor]:  # float16 halves the file; batch-norm counts stay int64
-        return {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu().clone()
-                for k, v in module.state_dict().items()}
-
     return {"format": PRETRAINED_RUN_FORMAT, "recipe": name, "train_config": dataclasses.asdict(run.cfg),
-            "G": half(run.G), "G_ema": half(run.G_ema), "info": {**info, "steps": run.steps_done}}
+            "G": _half(run.G), "G_ema": _half(run.G_ema), "info": {**info, "steps": run.steps_done}}
 
 
 def load_pretrained_run(name: str, device: str | torch.device = "cpu") -> PretrainedRun:
@@ -598,7 +600,7 @@ class LikelihoodRun:
     steps_done: int
 
 
-def _likelihood_run(name: str, build, task_cls, cfg_cls, dataset: str, *, out_dir, profile, device, resume, steps,
+def _likelihood_run(name: str, task_cls, cfg_cls, dataset: str, *, out_dir, profile, device, resume, steps,
                     seed, checkpoint_every, progress, model: dict | None, settings: dict) -> LikelihoodRun:
     check_choice(name, dataset)
     profile = config.resolve_profile(profile)
@@ -607,7 +609,7 @@ def _likelihood_run(name: str, build, task_cls, cfg_cls, dataset: str, *, out_di
     cfg = cfg_cls(steps=steps if steps is not None else LIKELIHOOD_STEPS[name][profile], seed=seed,
                   checkpoint_every=checkpoint_every, **{"n_snapshot": 16, **settings})
     generator = config.seed_everything(seed)
-    net = build(channels=images.shape[1], **(model or {}))
+    net = build_likelihood_model(name, {"channels": images.shape[1], **(model or {})})
     task = task_cls(net, cfg)
     history = _fit_images(task, images, cfg, generator, device=device, out_dir=out_dir, resume=resume,
                           progress=progress, description=f"{name} on {dataset}")
@@ -625,10 +627,9 @@ def train_vae(dataset: str = "mnist-5k", *, out_dir: str | os.PathLike | None = 
     ``settings`` override fields of :class:`~ganlib.training.vae.VAETrainConfig`, ``model`` fields of
     :class:`~ganlib.models.vae.VAEConfig`; a finished run in ``out_dir`` is loaded, not retrained.
     """
-    from ganlib.models.vae import VAE, VAEConfig
     from ganlib.training.vae import VAETask, VAETrainConfig
 
-    return _likelihood_run("vae", lambda **kw: VAE(VAEConfig(**kw)), VAETask, VAETrainConfig, dataset,
+    return _likelihood_run("vae", VAETask, VAETrainConfig, dataset,
                            out_dir=out_dir, profile=profile, device=device, resume=resume, steps=steps, seed=seed,
                            checkpoint_every=checkpoint_every, progress=progress, model=model, settings=settings)
 
@@ -641,10 +642,9 @@ def train_ddpm(dataset: str = "mnist-5k", *, out_dir: str | os.PathLike | None =
     ``settings`` override fields of :class:`~ganlib.training.diffusion.DDPMTrainConfig`, ``model`` fields of
     :class:`~ganlib.models.diffusion.DiffusionConfig`; a finished run in ``out_dir`` is loaded, not retrained.
     """
-    from ganlib.models.diffusion import DDPM, DiffusionConfig
     from ganlib.training.diffusion import DDPMTask, DDPMTrainConfig
 
-    return _likelihood_run("ddpm", lambda **kw: DDPM(DiffusionConfig(**kw)), DDPMTask, DDPMTrainConfig, dataset,
+    return _likelihood_run("ddpm", DDPMTask, DDPMTrainConfig, dataset,
                            out_dir=out_dir, profile=profile, device=device, resume=resume, steps=steps, seed=seed,
                            checkpoint_every=checkpoint_every, progress=progress, model=model, settings=settings)
 
@@ -685,12 +685,6 @@ def train_comparison_run(family: str, seed: int, *, out_dir: str | os.PathLike |
     return (train_vae if family == "vae" else train_ddpm)("mnist-5k", **common, **settings)
 
 
-def _half(module: nn.Module) -> dict[str, torch.Tensor]:
-    """A state dict in float16 (half the file); integer buffers such as batch-norm counts stay as they are."""
-    return {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu().clone()
-            for k, v in module.state_dict().items()}
-
-
 def comparison_run_state(family: str, run, seed: int) -> dict:
     """What the comparison file keeps of a finished :func:`train_comparison_run`: the sampler in float16 and a record."""
     sampler = run.G_ema if family == "dcgan" else run.sampler
@@ -704,10 +698,7 @@ def comparison_run_state(family: str, run, seed: int) -> dict:
 def build_likelihood_model(family: str, model_cfg: dict | None = None) -> nn.Module:
     """A fresh network of notebook 09's comparison: ``"dcgan"`` (its generator), ``"vae"`` or ``"ddpm"``, from the
     fields of its configuration (lists where the dataclass has tuples are accepted, as JSON and checkpoints keep them)."""
-    return _build_sampler(family, model_cfg or {})
-
-
-def _build_sampler(family: str, model_cfg: dict) -> nn.Module:
+    model_cfg = model_cfg or {}
     if family == "dcgan":
         return build_models("dcgan", _PRETRAINED_DATA_SHAPE)[0]
     if family == "vae":
@@ -730,7 +721,7 @@ def load_comparison_runs(device: str | torch.device = "cpu") -> dict[str, list[C
     for family, runs in state["runs"].items():
         out[family] = []
         for run in runs:
-            net = _build_sampler(family, run["info"]["model"])
+            net = build_likelihood_model(family, run["info"]["model"])
             net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in run["sampler"].items()})
             out[family].append(ComparisonModel(family, int(run["seed"]), net.requires_grad_(False).to(device).eval(),
                                                {**run["info"], **state["info"]}))
