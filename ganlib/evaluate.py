@@ -171,7 +171,7 @@ def sample_images(G: nn.Module, n: int, *, batch_size: int = 100, seed: int = 0,
     """
     from ganlib.compare import draw, family_of
     from ganlib.train import sample
-    from ganlib.training.loop import progress_bar
+    from ganlib.progress import progress_bar
 
     generator = torch.Generator().manual_seed(seed)
     starts = range(0, n, batch_size)

@@ -523,7 +523,7 @@ def extract_features(extractor: Callable[[torch.Tensor], torch.Tensor], images: 
     ``device`` defaults to the extractor's (its first parameter's, else the CPU); ``progress`` shows a
     progress bar (plain lines when the output is not a terminal) labelled ``desc``.
     """
-    from ganlib.training.loop import progress_bar
+    from ganlib.progress import progress_bar
 
     if device is None:
         params = list(extractor.parameters()) if isinstance(extractor, torch.nn.Module) else []

@@ -317,7 +317,7 @@ def test_progress_into_a_log_file_is_a_plain_line_every_five_percent(capsys):
 def test_plain_progress_from_a_resumed_step_and_an_early_stop():
     import io
 
-    from ganlib.training.loop import PlainProgress
+    from ganlib.progress import PlainProgress
 
     out = io.StringIO()
     bar = PlainProgress(range(30, 100), initial=30, total=100, desc="run from 30", file=out, every_percent=25)
