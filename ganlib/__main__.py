@@ -33,6 +33,7 @@ from ganlib.metrics import InceptionWeightsUnavailable
 from ganlib.recipes import CYCLEGAN, CYCLEGAN_DESCRIPTION, GROWING, LIKELIHOOD, MODELS
 from ganlib.train import CheckpointError, NonFiniteLossError
 from ganlib.training import distributed
+from ganlib.training.plan import PRECISIONS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,8 +49,13 @@ def _parser() -> argparse.ArgumentParser:
                    "bundled); for cyclegan a domain pair (default mnist-typeset, offline)")
     t.add_argument("--out", default=None, help="output folder (default runs/MODEL-DATASET)")
     t.add_argument("--steps", type=int, default=None, help="generator steps in total (default: by profile)")
-    t.add_argument("--profile", default="auto", help="smoke, quick, full or auto (default auto: GANLIB_PROFILE, else full on CUDA, quick elsewhere)")
+    t.add_argument("--profile", default="auto", help="smoke, quick, colab, full or auto (default auto: GANLIB_PROFILE, else colab on CUDA, quick elsewhere; full is opt-in)")
     t.add_argument("--device", default="auto", help="auto, cuda, mps or cpu (default auto)")
+    t.add_argument("--precision", default="auto", choices=list(PRECISIONS),
+                   help="auto (default: the device plan: bf16 on GPUs of compute capability >= 8.0, fp16 with loss "
+                        "scaling on a T4 or V100, fp32 on the CPU), bf16, fp16 or fp32")
+    t.add_argument("--compile", action="store_true",
+                   help="torch.compile the networks a step does not differentiate twice (CUDA sm >= 7.0 or the CPU)")
     t.add_argument("--k", type=int, default=None, help="discriminator (critic) steps per generator step (default: by model)")
     t.add_argument("--g-loss", default="non-saturating", choices=["non-saturating", "saturating"],
                    help="generator loss of the vanilla and dcgan models (default non-saturating)")
@@ -106,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     r = csub.add_parser("run", help="execute notebooks with papermill into a folder, injecting the profile; "
                         "a failure names the notebook and cell, the others still run")
     r.add_argument("notebooks", nargs="*", help="notebook numbers (02) or paths (default: every solutions/*.ipynb)")
-    r.add_argument("--profile", default="auto", help="smoke, quick, full or auto (default auto), injected as PROFILE")
+    r.add_argument("--profile", default="auto", help="smoke, quick, colab, full or auto (default auto), injected as PROFILE")
     r.add_argument("--out", default=None, help="folder for the executed notebooks (default out/PROFILE)")
     r.add_argument("--device", default=None, help="injected as DEVICE (default: the notebook's own)")
     r.add_argument("--seed", type=int, default=None, help="injected as SEED (default: the notebook's own)")
@@ -170,7 +176,8 @@ def _train(args: argparse.Namespace) -> int:
     run = recipes.train_recipe(
         args.model, args.dataset, out_dir=out, profile=profile, device=device, resume=args.resume, steps=args.steps,
         seed=args.seed, k=args.k, g_loss=args.g_loss, batch_size=args.batch_size, ema_half_life=args.ema_half_life,
-        checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+        checkpoint_every=args.checkpoint_every, progress=not args.no_progress, precision=args.precision,
+        compile=args.compile,
     )
     if not world.main:
         return 0  # rank 0 writes the samples, curves and history
@@ -207,6 +214,7 @@ def _write_cyclegan(args: argparse.Namespace, out: Path, profile: str, device) -
         args.dataset, out_dir=out, profile=profile, device=device, resume=args.resume, steps=args.steps,
         seed=args.seed, batch_size=args.batch_size, lambda_cyc=args.lambda_cyc, lambda_id=args.lambda_id,
         pool_size=args.pool_size, checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+        precision=args.precision, compile=args.compile,
     )
     if not distributed.current().main:
         return 0  # rank 0 writes the samples, curves and history
@@ -251,7 +259,8 @@ def _write_image_model(args: argparse.Namespace, out: Path, profile: str, device
                "ddpm": recipes.train_ddpm}[args.model]
     extra = {"batch_size": args.batch_size} if args.batch_size else {}
     run = trainer(args.dataset, out_dir=out, profile=profile, device=device, resume=args.resume, steps=args.steps,
-                  seed=args.seed, checkpoint_every=args.checkpoint_every, progress=not args.no_progress, **extra)
+                  seed=args.seed, checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+                  precision=args.precision, compile=args.compile, **extra)
     if not distributed.current().main:
         return 0  # rank 0 writes the samples, curves and history
     run.history.save_json(out / "history.json")

@@ -4,9 +4,11 @@ Every notebook and the CLI pick one *profile*, which scales how much work a run 
 
 - ``smoke``: seconds on two CPU cores; proves that every cell runs (CI uses it).
 - ``quick``: minutes on a laptop CPU; results a student can recognise.
-- ``full``:  a GPU; the quality the lecture promises.
+- ``colab``: one Colab GPU session: each notebook in at most 15 minutes on a T4, Colab's free GPU
+  (estimated by ``benchmarks/gpu_estimate.py`` until a GPU measures it).
+- ``full``:  long GPU runs (an hour or more per notebook on a T4); the quality the lecture promises. Opt-in.
 
-``auto`` reads the ``GANLIB_PROFILE`` environment variable, else picks ``full`` when CUDA is
+``auto`` reads the ``GANLIB_PROFILE`` environment variable, else picks ``colab`` when CUDA is
 available and ``quick`` elsewhere. Device and profile are chosen once, at the top of a notebook or
 in the CLI, and then passed around as values.
 """
@@ -21,7 +23,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-PROFILES = ("smoke", "quick", "full")
+PROFILES = ("smoke", "quick", "colab", "full")
 RUNS_ENV = "GANLIB_RUNS"  # folder that holds every run's checkpoints (Colab: a mounted Drive folder)
 DEVICES = ("auto", "cuda", "mps", "cpu")
 
@@ -29,11 +31,11 @@ T = TypeVar("T")
 
 
 def resolve_profile(profile: str = "auto") -> str:
-    """Turn ``"auto"`` (or an explicit name) into one of ``smoke``, ``quick``, ``full``.
+    """Turn ``"auto"`` (or an explicit name) into one of :data:`PROFILES`.
 
     Args:
         profile: ``"auto"`` or one of :data:`PROFILES`. With ``"auto"`` the environment variable
-            ``GANLIB_PROFILE`` wins if set; otherwise ``full`` on CUDA and ``quick`` elsewhere.
+            ``GANLIB_PROFILE`` wins if set; otherwise ``colab`` on CUDA and ``quick`` elsewhere.
 
     Returns:
         The profile name.
@@ -45,7 +47,7 @@ def resolve_profile(profile: str = "auto") -> str:
     if name == "auto":
         name = os.environ.get("GANLIB_PROFILE", "").strip().lower()
         if not name or name == "auto":
-            return "full" if torch.cuda.is_available() else "quick"
+            return "colab" if torch.cuda.is_available() else "quick"
         source = f"GANLIB_PROFILE={name!r}"
     else:
         source = f"profile {profile!r}"
@@ -54,9 +56,9 @@ def resolve_profile(profile: str = "auto") -> str:
     return name
 
 
-def pick(profile: str, *, smoke: T, quick: T, full: T) -> T:
-    """Choose a value by profile, e.g. ``steps = pick(PROFILE, smoke=200, quick=3000, full=20000)``."""
-    return {"smoke": smoke, "quick": quick, "full": full}[resolve_profile(profile)]
+def pick(profile: str, *, smoke: T, quick: T, colab: T, full: T) -> T:
+    """Choose a value by profile, e.g. ``steps = pick(PROFILE, smoke=200, quick=3000, colab=8000, full=20000)``."""
+    return {"smoke": smoke, "quick": quick, "colab": colab, "full": full}[resolve_profile(profile)]
 
 
 def get_device(device: str | torch.device = "auto") -> torch.device:

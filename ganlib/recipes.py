@@ -215,6 +215,8 @@ def train_recipe(
     progress: bool = True,
     g_regularizer: Callable[[nn.Module], torch.Tensor] | None = None,
     images: torch.Tensor | None = None,
+    precision: str = "auto",
+    compile: bool = False,
 ) -> TrainedRun:
     """Build a recipe's models and data and train them; a finished run in ``out_dir`` is just loaded.
 
@@ -236,6 +238,9 @@ def train_recipe(
             (e.g. BigGAN's ``functools.partial(losses.orthogonal_regularization_of, beta=1e-4)``).
         images: train on these images (N, C, 32, 32) in [-1, 1] instead of ``dataset``'s, e.g. a class-imbalanced
             subset (notebook 09); unconditional recipes only. ``dataset`` then only names the run.
+        precision: ``"auto"`` (the device plan's choice), ``"bf16"``, ``"fp16"`` or ``"fp32"``
+            (:func:`ganlib.training.device_plan`).
+        compile: ``torch.compile`` G, and D unless a gradient penalty differentiates through it.
 
     Returns:
         A :class:`TrainedRun`.
@@ -255,7 +260,7 @@ def train_recipe(
         steps=steps if steps is not None else recipe.steps[profile],
         batch_size=batch_size, k=k if k is not None else recipe.k, objective=recipe.objective, g_loss=g_loss,
         lr_g=recipe.lr, lr_d=recipe.lr, betas=recipe.betas, ema_half_life=ema_half_life,
-        checkpoint_every=checkpoint_every, snapshot_every=0, seed=seed,
+        checkpoint_every=checkpoint_every, snapshot_every=0, seed=seed, precision=precision, compile=compile,
     )
     generator = config.seed_everything(seed)
     G, D = build_models(name, (mixture.dim,) if mixture is not None else tuple(images.images.shape[1:]))
@@ -403,6 +408,8 @@ def train_cyclegan(
     pair: "domains.DomainPair | None" = None,
     checkpoint_every: int = 500,
     progress: bool = True,
+    precision: str = "auto",
+    compile: bool = False,
 ) -> CycleGANRun:
     """Build CycleGAN for a domain pair and train it; a finished run in ``out_dir`` is just loaded.
 
@@ -425,6 +432,8 @@ def train_cyclegan(
         pair: the :class:`~ganlib.domains.DomainPair` if already loaded (saves reloading it).
         checkpoint_every: write a checkpoint every N steps (and at the end).
         progress: show a progress bar.
+        precision: ``"auto"``, ``"bf16"``, ``"fp16"`` or ``"fp32"`` (:func:`ganlib.training.device_plan`).
+        compile: ``torch.compile`` the four networks.
 
     Returns:
         A :class:`CycleGANRun`.
@@ -443,7 +452,7 @@ def train_cyclegan(
     cfg = CycleGANTrainConfig(
         steps=steps if steps is not None else CYCLEGAN_STEPS[profile], batch_size=batch_size or (1 if photos else 16),
         lambda_cyc=lambda_cyc, lambda_id=lambda_id, lambda_gan=lambda_gan, pool_size=pool_size, seed=seed,
-        checkpoint_every=checkpoint_every, n_snapshot=8, log_every=10,
+        checkpoint_every=checkpoint_every, n_snapshot=8, log_every=10, precision=precision, compile=compile,
     )
     generator = config.seed_everything(seed)
     preset = "digits" if not photos else "resnet_6blocks" if image_size <= 128 else "resnet_9blocks"

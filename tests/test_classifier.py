@@ -35,7 +35,9 @@ def test_recorded_accuracy_is_what_the_held_out_digits_give():
     _, test_idx = _script().split_per_class(ds.labels, 100, config.seed_everything(info["seed"]))
     with torch.no_grad():
         accuracy = (model(ds.images[test_idx]).argmax(1) == ds.labels[test_idx]).float().mean().item()
-    assert accuracy == pytest.approx(info["test_accuracy"], abs=1e-6)
+    # The file was written on another machine: a CPU whose vector units round differently may move a digit that
+    # sits on a decision boundary, so up to 2 of the 1000 may fall the other way (a wrong split moves dozens).
+    assert accuracy == pytest.approx(info["test_accuracy"], abs=2e-3)
 
 
 def test_held_out_split_is_disjoint_and_balanced():

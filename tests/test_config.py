@@ -34,7 +34,7 @@ def test_auto_without_env_picks_by_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_profile("auto") == "quick"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert resolve_profile("auto") == "full"
+    assert resolve_profile("auto") == "colab"  # a GPU session's profile; full is opt-in
 
 
 @pytest.mark.parametrize("env", ["", "auto"])
@@ -64,16 +64,19 @@ def test_bad_env_profile_raises_naming_the_variable(monkeypatch):
 
 
 def test_pick_returns_the_value_of_the_profile(monkeypatch):
-    assert pick("smoke", smoke=1, quick=2, full=3) == 1
-    assert pick("quick", smoke=1, quick=2, full=3) == 2
-    assert pick("full", smoke=1, quick=2, full=3) == 3
+    assert pick("smoke", smoke=1, quick=2, colab=4, full=3) == 1
+    assert pick("quick", smoke=1, quick=2, colab=4, full=3) == 2
+    assert pick("colab", smoke=1, quick=2, colab=4, full=3) == 4
+    assert pick("full", smoke=1, quick=2, colab=4, full=3) == 3
     monkeypatch.setenv("GANLIB_PROFILE", "quick")
-    assert pick("auto", smoke="a", quick="b", full="c") == "b"
+    assert pick("auto", smoke="a", quick="b", colab="d", full="c") == "b"
+    with pytest.raises(TypeError, match="colab"):  # every profile needs its value: none is silently borrowed
+        pick("quick", smoke=1, quick=2, full=3)
 
 
 def test_pick_rejects_unknown_profile():
     with pytest.raises(ValueError, match="choose one of"):
-        pick("medium", smoke=1, quick=2, full=3)
+        pick("medium", smoke=1, quick=2, colab=4, full=3)
 
 
 # --------------------------------------------------------------------------- get_device

@@ -137,10 +137,11 @@ def minibatch_stddev(x: torch.Tensor, group_size: int = 4, eps: float = 1e-8) ->
     B, C, H, W = x.shape
     G = min(group_size, B)
     assert B % G == 0, f"minibatch std: the batch ({B}) must be divisible by the group size ({G})"
-    y = x.reshape(G, B // G, C, H, W)  # sample i of every group shares a slice of the group axis, as in the paper's code
+    # In fp32 even under fp16 autocast: eps = 1e-8 is 0 in fp16, and sqrt's gradient at 0 is infinite.
+    y = x.float().reshape(G, B // G, C, H, W)  # sample i of every group shares a slice of the group axis, as in the paper's code
     std = (y.var(dim=0, unbiased=False) + eps).sqrt()  # (B / G, C, H, W): over the group
     stat = std.mean(dim=(1, 2, 3))  # (B / G,): one number per group
-    stat = stat.reshape(1, B // G, 1, 1, 1).expand(G, B // G, 1, H, W).reshape(B, 1, H, W)
+    stat = stat.reshape(1, B // G, 1, 1, 1).expand(G, B // G, 1, H, W).reshape(B, 1, H, W).to(x.dtype)
     return torch.cat([x, stat], dim=1)  # (B, C + 1, H, W)
 
 

@@ -7,7 +7,9 @@ Layout of a checkpoint (a dict; format ``"ganlib-checkpoint-v1"``)::
     task       the task's kind ("gan", "cyclegan", ...) and its own state (image pools, ...)
     G, D, ...  one state_dict per named module and per EMA copy ("G_ema"), at the top level
     opt_g, ... one state_dict per named optimiser, ``opt_<name>``
-    rng        the global torch RNG, the loop's noise stream (and CUDA's)
+    scalers    fp16 runs: one GradScaler state per optimiser, by the optimiser's name
+    plan       the device plan the part of the run that wrote the file followed (plain data)
+    rng        the global torch RNG, the loop's noise stream (and CUDA's), CPU ByteTensors
     batches    the data iterator's position;  history: the History;  config: the settings
 
 Checkpoints written before training became task-based (G, D, opt_g, opt_d, no ``task`` and no
@@ -27,7 +29,8 @@ __all__ = ["CHECKPOINT_NAME", "FORMAT", "RESERVED_KEYS", "CheckpointError", "sav
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "ganlib-checkpoint-v1"
 #: Top-level keys that are not module names.
-RESERVED_KEYS = ("format", "step", "images", "task", "rng", "batches", "history", "config", "world_size", "processes")
+RESERVED_KEYS = ("format", "step", "images", "task", "rng", "batches", "history", "config", "world_size", "processes",
+                 "plan", "scalers")
 
 
 class CheckpointError(RuntimeError):

@@ -107,7 +107,7 @@ class ImagePool:
                 out.append(image)
             elif torch.rand((), generator=self.generator) < 0.5:  # p = 1/2: an old fake instead
                 i = int(torch.randint(self.size, (), generator=self.generator))
-                out.append(self.images[i])
+                out.append(self.images[i].to(fakes.device))  # a resumed pool was read onto the CPU
                 self.images[i] = image.clone()
             else:  # p = 1/2: the fresh one
                 out.append(image)

@@ -21,7 +21,7 @@ GAN_HEALTH = ("d_acc_real", "d_acc_fake", "w_estimate", "d_grad_norm", "g_grad_n
 GAN_TASK = ("l1",)
 GAN_SERIES = GAN_METRICS + GAN_HEALTH + GAN_TASK
 
-_RESERVED = ("step", "snapshot_steps", "snapshots", "series", "seconds")
+_RESERVED = ("step", "snapshot_steps", "snapshots", "series", "seconds", "plans")
 
 
 class History:
@@ -52,6 +52,9 @@ class History:
         self.snapshot_steps: list[int] = []
         self.snapshots: list[torch.Tensor] = []  # each (n_snapshot, *data_shape) on the CPU
         self.seconds: float = 0.0  # wall-clock time spent in training steps, summed over every resumed part
+        # the device plans of the run: {"step": where it started, **DevicePlan.to_dict()}, a new entry when a resumed
+        # part runs on another plan (device or precision)
+        self.plans: list[dict] = []
         for name in GAN_SERIES if names is None else names:
             self._add(name)
 
@@ -87,7 +90,7 @@ class History:
     def state_dict(self) -> dict:
         """Numbers and snapshots, in a form ``torch.load(weights_only=True)`` accepts."""
         return {**self.to_dict(), "snapshot_steps": list(self.snapshot_steps), "snapshots": list(self.snapshots),
-                "seconds": float(self.seconds)}
+                "seconds": float(self.seconds), "plans": [dict(p) for p in self.plans]}
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "History":
@@ -100,6 +103,7 @@ class History:
         history.snapshot_steps = list(state.get("snapshot_steps", []))
         history.snapshots = list(state.get("snapshots", []))
         history.seconds = float(state.get("seconds", 0.0))
+        history.plans = [dict(p) for p in state.get("plans", [])]  # absent in files written before the device plan
         return history
 
     def save_json(self, path: str | os.PathLike) -> None:

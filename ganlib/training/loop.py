@@ -34,6 +34,7 @@ import math
 import os
 import time
 import warnings
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ContextManager, Iterable, Protocol
@@ -41,7 +42,6 @@ from typing import Callable, ContextManager, Iterable, Protocol
 import torch
 from torch import nn
 
-from ganlib.config import get_device
 from ganlib.progress import progress_bar
 from ganlib.training import distributed
 from ganlib.training.checkpoint import (
@@ -52,6 +52,7 @@ from ganlib.training.checkpoint import (
     save_checkpoint,
 )
 from ganlib.training.history import History
+from ganlib.training.plan import DevicePlan, device_plan
 
 __all__ = [
     "LoopConfig", "Progress", "Context", "Task", "Batches", "NonFiniteLossError", "fit",
@@ -86,9 +87,11 @@ class LoopConfig:
     checkpoint_every: int = 0  # write a checkpoint every N steps; 0 = only at the end
     seed: int = 0  # seeds the noise stream (and the task's fixed snapshot inputs)
     ema_half_life: float = 10_000.0  # images after which an old weight counts half in an EMA copy (Karras et al. 2020)
-    amp: bool = True  # on CUDA: bf16 autocast for the forward passes (no loss scaler needed); ignored elsewhere
-    channels_last: bool = True  # on CUDA: NHWC memory layout for image models, faster convolutions
-    compile: bool = False  # torch.compile the task's modules (except those it keeps eager)
+    # "auto" (the device plan: bf16 on GPUs of compute capability >= 8.0, fp16 with loss scaling on a T4 or V100,
+    # fp32 on the CPU), or "bf16", "fp16", "fp32" on any device: see ganlib.training.plan
+    precision: str = "auto"
+    channels_last: bool = True  # allow NHWC memory layout for image models (the plan uses it with 16-bit on CUDA)
+    compile: bool = False  # torch.compile the task's modules (except those it keeps eager), where the plan allows
 
 
 #: Settings that may change between a run and its resumption without a warning.
@@ -111,6 +114,7 @@ class Task(Protocol):
     ema: dict[str, str]  # EMA copy -> the module it follows, e.g. {"G_ema": "G"}
     eager: tuple[str, ...]  # modules never compiled (a gradient penalty's double backward)
     metric_names: tuple[str, ...]  # series every history of this task has
+    # optional: fp16_safe = False where fp16 autocast cannot train the task safely (the device plan then picks fp32)
 
     def optimizers(self, *, fused: bool) -> dict[str, torch.optim.Optimizer]: ...
     def step(self, ctx: "Context", batches: Batches) -> dict[str, torch.Tensor]: ...
@@ -125,24 +129,45 @@ class Task(Protocol):
 
 
 def grad_norm(params: Iterable[nn.Parameter]) -> torch.Tensor:
-    """L2 norm of the gradients of ``params`` together (no sync: stays a tensor)."""
+    """L2 norm of the gradients of ``params`` together (no sync: stays a tensor).
+
+    One ``_foreach_norm`` over all the gradients (a few kernels, not one per parameter), then the norm of the norms.
+    """
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)).float())
+
+
+#: The loss scaler of each optimiser that trains under fp16 autocast; :func:`fit` registers them for its run.
+_LOSS_SCALERS: "weakref.WeakKeyDictionary[torch.optim.Optimizer, torch.amp.GradScaler]" = weakref.WeakKeyDictionary()
 
 
 def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> torch.Tensor:
     """zero_grad, backward, gradient norm, step: one update of the parameters ``opt`` holds.
 
+    Under fp16 autocast (the device plan gives ``opt`` a GradScaler) the loss is scaled before backward so small
+    fp16 gradients do not underflow, the gradients are unscaled before their norm and the step, and a step whose
+    gradients overflowed (inf or NaN) is skipped and the scale halved (Micikevicius et al. 2018, Sec. 3.2).
+
     Returns:
-        The L2 norm of their gradient (a detached tensor), measured before the step.
+        The L2 norm of their gradient (a detached tensor), measured before the step; 0 for a step the loss scaler
+        skipped (no update was made: its scaled fp16 gradient overflowed, the true one is unknown).
     """
+    params = [p for group in opt.param_groups for p in group["params"]]
     opt.zero_grad(set_to_none=True)
-    loss.backward()
-    norm = grad_norm(p for group in opt.param_groups for p in group["params"])
-    opt.step()
-    return norm
+    scaler = _LOSS_SCALERS.get(opt)
+    if scaler is None:
+        loss.backward()
+        norm = grad_norm(params)
+        opt.step()
+        return norm
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)  # the true gradients, for the norm and for the step
+    norm = grad_norm(params)
+    scaler.step(opt)  # skipped if a gradient is inf or NaN
+    scaler.update()  # halves the scale after an overflow, doubles it after growth_interval good steps
+    return torch.where(torch.isfinite(norm), norm, torch.zeros_like(norm))
 
 
 @contextlib.contextmanager
@@ -162,11 +187,16 @@ def frozen(*modules: nn.Module):
 
 @torch.no_grad()
 def ema_update(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
-    """G_ema <- beta * G_ema + (1 - beta) * G, parameter by parameter; buffers are copied."""
-    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
-        p_ema.lerp_(p, 1.0 - beta)
-    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
-        b_ema.copy_(b)
+    """G_ema <- beta * G_ema + (1 - beta) * G for every parameter; buffers are copied.
+
+    One ``_foreach_lerp_`` over all parameters (a few kernels on a GPU instead of one per tensor).
+    """
+    params_ema, params = list(G_ema.parameters()), list(G.parameters())
+    if params:
+        torch._foreach_lerp_(params_ema, params, 1.0 - beta)
+    buffers_ema, buffers = list(G_ema.buffers()), list(G.buffers())
+    if buffers:
+        torch._foreach_copy_(buffers_ema, buffers)
 
 
 def ema_beta(batch_size: int, half_life_images: float) -> float:
@@ -189,7 +219,7 @@ class Context:
         modules: the task's modules as the step should call them (compiled where allowed).
         optimizers: the task's optimisers, by name.
         noise: the run's seeded noise stream, on ``device``; its state is checkpointed.
-        autocast: a context-manager factory for forward passes (bf16 autocast on CUDA, else a no-op).
+        autocast: a context-manager factory for forward passes (the device plan's bf16 or fp16 autocast, or a no-op).
     """
 
     progress: Progress
@@ -263,6 +293,7 @@ class _LoopBatches:
 
 
 def _rng_state(noise: torch.Generator) -> dict:
+    """The run's random states, every one a CPU ByteTensor (the noise stream's too, even on CUDA)."""
     state = {"torch": torch.get_rng_state(), "noise": noise.get_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -270,10 +301,14 @@ def _rng_state(noise: torch.Generator) -> dict:
 
 
 def _set_rng_state(state: dict, noise: torch.Generator) -> None:
-    torch.set_rng_state(state["torch"])
-    noise.set_state(state["noise"])
+    """Restore :func:`_rng_state`'s states. ``torch.set_rng_state``, ``Generator.set_state`` and
+    ``torch.cuda.set_rng_state_all`` take CPU ByteTensors only, so every state is brought to the CPU first:
+    a checkpoint read with ``map_location="cuda"`` would otherwise make every resume on a GPU crash."""
+    cpu = lambda t: t.to("cpu", torch.uint8)
+    torch.set_rng_state(cpu(state["torch"]))
+    noise.set_state(cpu(state["noise"]))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([cpu(t) for t in state["cuda"]])
 
 
 def _plain(value):
@@ -306,6 +341,78 @@ def _check_weights(modules: dict[str, nn.Module], step: int, last_good: int, che
                                  f"{where}. Lower the learning rates.")
 
 
+def _prepare(task: Task) -> None:
+    """Check the task's module names and make its EMA copies (deep copies of what they follow)."""
+    clash = [name for name in task.modules if name in RESERVED_KEYS or name.startswith("opt_")]
+    if clash:
+        raise ValueError(f"module names {clash} clash with checkpoint keys {RESERVED_KEYS} (or opt_*); rename them")
+    for ema_name, source in task.ema.items():
+        if ema_name not in task.modules:
+            task.modules[ema_name] = copy.deepcopy(task.modules[source])
+        task.modules[ema_name].requires_grad_(False)  # an average, never optimised
+
+
+def _place(task: Task, cfg: LoopConfig, device: str | torch.device, world: distributed.World) -> DevicePlan:
+    """Decide the device plan and put the task's modules on the device in the plan's layout."""
+    modules = task.modules
+    convolutional = any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for net in modules.values() for m in net.modules())
+    plan = device_plan(device, precision=cfg.precision, channels_last=cfg.channels_last, compile=cfg.compile,
+                       convolutional=convolutional, fp16_safe=getattr(task, "fp16_safe", True))
+    if world.distributed and plan.torch_device.type == "cuda":
+        for name in [n for n in modules if n not in task.ema]:  # global-batch statistics (EMA copies stay in eval)
+            modules[name] = distributed.sync_batchnorm(modules[name])
+    layout = {"memory_format": torch.channels_last} if plan.channels_last else {}
+    for module in modules.values():
+        module.to(plan.torch_device, **layout)
+    if plan.cudnn_benchmark:
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
+    return plan
+
+
+def _restore(path: Path, task: Task, cfg: LoopConfig, optimizers: dict[str, torch.optim.Optimizer],
+             scalers: dict[str, torch.amp.GradScaler], batches: Batches, noise: torch.Generator, state: Progress,
+             world: distributed.World) -> History:
+    """Load ``path`` into the run (modules, optimisers, loss scalers, task, batches, random streams, progress)
+    and return its history.
+
+    The checkpoint is read onto the CPU: ``load_state_dict`` copies weights and optimiser states to their
+    parameters' device, and random states must stay CPU ByteTensors.
+    """
+    saved = load_checkpoint(path, map_location="cpu")
+    kind = saved.get("task", {}).get("name", "gan")  # checkpoints from before tasks were all G against D
+    if kind != task.name:
+        raise CheckpointError(f"{path} holds a {kind!r} run, not a {task.name!r} one: "
+                              "choose another out_dir, or delete it to start over")
+    saved_world = int(saved.get("world_size", 1))
+    if saved_world != world.size:
+        raise CheckpointError(f"{path} was written by {saved_world} training process(es) and this run has "
+                              f"{world.size}: resume with the same number (torchrun --nproc_per_node "
+                              f"{saved_world} ... --resume{'' if saved_world > 1 else ', or without torchrun'}), "
+                              "since every process's data order and noise are in the checkpoint")
+    missing = [name for name in [*task.modules, *(f"opt_{n}" for n in optimizers)] if name not in saved]
+    if missing:
+        raise CheckpointError(f"{path} holds no {', '.join(missing)}: resume with the same modules "
+                              "(and EMA copies) as the run that wrote it, or start a new run")
+    for name, module in task.modules.items():
+        module.load_state_dict(saved[name])
+    for name, opt in optimizers.items():
+        opt.load_state_dict(saved[f"opt_{name}"])
+    for name, scaler in scalers.items():  # a run that was fp32 or bf16 before starts its scalers afresh
+        if name in saved.get("scalers", {}):
+            scaler.load_state_dict(saved["scalers"][name])
+    own = saved["processes"][world.rank] if world.distributed else saved  # this process's own streams
+    task.load_state_dict(own.get("task", {}).get("state", {}))
+    batches.load_state_dict(own["batches"])
+    _set_rng_state(own["rng"], noise)
+    state.step = int(saved["step"])
+    state.images = int(saved.get("images", state.step * cfg.batch_size))  # older files: one batch a step
+    changed = {k: (v, getattr(cfg, k)) for k, v in saved["config"].items()
+               if k not in _FREE_ON_RESUME and hasattr(cfg, k) and _plain(getattr(cfg, k)) != _plain(v)}
+    if changed:
+        warnings.warn(f"resuming with settings that differ from the checkpoint's: {changed}", stacklevel=3)
+    return History.from_state_dict(saved["history"])
+
+
 def fit(
     task: Task,
     batches: Batches,
@@ -329,21 +436,22 @@ def fit(
         device: where to train.
         out_dir: if given, ``checkpoint.pt`` is written there every ``cfg.checkpoint_every`` steps
             and at the end, atomically.
-        resume: True to continue from ``out_dir/checkpoint.pt``: modules, optimisers, EMA copies,
-            the task's state, progress, history, random states and the batch iterator's position
-            are restored, so the run goes on exactly as if it had never stopped; ``cfg.steps`` is
-            the total to reach. ``"auto"`` resumes when that checkpoint exists and starts afresh
-            otherwise, so re-running a notebook cell (after a Colab disconnect) picks up the run.
-        progress: show progress: a tqdm bar in a terminal or notebook, else a plain line every 5 %
-            (:class:`PlainProgress`), so a log file gets no carriage-return redraws.
+        resume: True to continue from ``out_dir/checkpoint.pt``: modules, optimisers (and their loss
+            scalers), EMA copies, the task's state, progress, history, random states and the batch
+            iterator's position are restored, so the run goes on exactly as if it had never stopped;
+            ``cfg.steps`` is the total to reach. ``"auto"`` resumes when that checkpoint exists and
+            starts afresh otherwise, so re-running a notebook cell (after a Colab disconnect) picks up the run.
+        progress: show the device plan and progress: a tqdm bar in a terminal or notebook, else a plain
+            line every 5 % (:class:`ganlib.progress.PlainProgress`), so a log file gets no carriage-return redraws.
         description: the progress bar's label (default: the task's name).
+
+    The device plan (:func:`ganlib.training.plan.device_plan`, from ``device``, ``cfg.precision``,
+    ``cfg.channels_last`` and ``cfg.compile``) decides precision (bf16, fp16 with loss scaling, or fp32),
+    layout, fused optimisers and compilation; it is printed at the start, recorded in the checkpoint
+    (``plan``) and in ``History.plans``. On the CPU by default everything is fp32 and deterministic.
 
     When ``torch.distributed`` is initialised (torchrun), each process trains on the batches it was
     given (its shard) and the replicas stay equal: :mod:`ganlib.training.distributed`.
-
-    On CUDA: bf16 autocast (``cfg.amp``), channels_last for convolutional modules
-    (``cfg.channels_last``), fused Adam, cuDNN autotuning, optionally ``torch.compile``. On the CPU
-    everything is fp32 and deterministic.
 
     Raises:
         NonFiniteLossError: a metric or a weight became NaN or infinite; checkpoints written so far are kept.
@@ -354,42 +462,26 @@ def fit(
         raise ValueError(f"need steps >= 0 and log_every >= 1, got {cfg}")
     if resume not in (True, False, "auto"):
         raise ValueError(f"resume must be True, False or 'auto', got {resume!r}")
-    clash = [name for name in task.modules if name in RESERVED_KEYS or name.startswith("opt_")]
-    if clash:
-        raise ValueError(f"module names {clash} clash with checkpoint keys {RESERVED_KEYS} (or opt_*); rename them")
-    for ema_name, source in task.ema.items():
-        if ema_name not in task.modules:
-            task.modules[ema_name] = copy.deepcopy(task.modules[source])
-        task.modules[ema_name].requires_grad_(False)  # an average, never optimised
+    _prepare(task)
 
-    # ---- placement: the device and memory layout are chosen once, here ----
-    device = get_device(device)
-    cuda = device.type == "cuda"
+    # ---- placement: the device plan, chosen once ----
     world = distributed.current()  # several processes under torchrun: see ganlib.training.distributed
-    modules = task.modules
-    if world.distributed and cuda:
-        for name in [n for n in modules if n not in task.ema]:  # global-batch statistics (EMA copies stay in eval)
-            modules[name] = distributed.sync_batchnorm(modules[name])
-    convolutional = any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for net in modules.values() for m in net.modules())
-    channels_last = cuda and cfg.channels_last and convolutional
-    layout = {"memory_format": torch.channels_last} if channels_last else {}
-    for module in modules.values():
-        module.to(device, **layout)
-    if cuda:
-        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
-    optimizers = task.optimizers(fused=cuda)
+    plan = _place(task, cfg, device, world)
+    device, modules = plan.torch_device, task.modules
+    optimizers = task.optimizers(fused=plan.fused_optimizers)
+    scalers = {name: plan.grad_scaler() for name in optimizers} if plan.loss_scaling else {}
+    _LOSS_SCALERS.update({optimizers[name]: scaler for name, scaler in scalers.items()})
     hooks = [opt.register_step_pre_hook(_average_gradients) for opt in optimizers.values()] if world.distributed else []
     trained = {name: m for name, m in modules.items() if name not in task.ema}
-    run_modules = {name: torch.compile(m) if cfg.compile and name not in task.eager else m for name, m in trained.items()}
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda and cfg.amp else contextlib.nullcontext
+    run_modules = {name: torch.compile(m) if plan.compile and name not in task.eager else m for name, m in trained.items()}
     rank_seed = cfg.seed + world.rank * distributed.RANK_SEED_STRIDE  # one process: cfg.seed
     noise = torch.Generator(device=device).manual_seed(rank_seed)
     if world.rank:
         torch.manual_seed(rank_seed)  # the processes' other random draws differ too; the models are broadcast below
     state = Progress()
     ctx = Context(progress=state, device=device, modules=run_modules, optimizers=optimizers, noise=noise,
-                  autocast=autocast)
-    loop_batches = _LoopBatches(batches, state, channels_last, world)
+                  autocast=plan.autocast())
+    loop_batches = _LoopBatches(batches, state, plan.channels_last, world)
     beta = ema_beta(cfg.batch_size, cfg.ema_half_life)
 
     # ---- resume ----
@@ -400,37 +492,12 @@ def fit(
     if resume:
         if ckpt_path is None:
             raise CheckpointError("resume=True needs out_dir, the folder that holds checkpoint.pt")
-        saved = load_checkpoint(ckpt_path, map_location=device)
-        kind = saved.get("task", {}).get("name", "gan")  # checkpoints from before tasks were all G against D
-        if kind != task.name:
-            raise CheckpointError(f"{ckpt_path} holds a {kind!r} run, not a {task.name!r} one: "
-                                  "choose another out_dir, or delete it to start over")
-        saved_world = int(saved.get("world_size", 1))
-        if saved_world != world.size:
-            raise CheckpointError(f"{ckpt_path} was written by {saved_world} training process(es) and this run has "
-                                  f"{world.size}: resume with the same number (torchrun --nproc_per_node "
-                                  f"{saved_world} ... --resume{'' if saved_world > 1 else ', or without torchrun'}), "
-                                  "since every process's data order and noise are in the checkpoint")
-        missing = [name for name in [*modules, *(f"opt_{n}" for n in optimizers)] if name not in saved]
-        if missing:
-            raise CheckpointError(f"{ckpt_path} holds no {', '.join(missing)}: resume with the same modules "
-                                  "(and EMA copies) as the run that wrote it, or start a new run")
-        for name, module in modules.items():
-            module.load_state_dict(saved[name])
-        for name, opt in optimizers.items():
-            opt.load_state_dict(saved[f"opt_{name}"])
-        own = saved["processes"][world.rank] if world.distributed else saved  # this process's own streams
-        task.load_state_dict(own.get("task", {}).get("state", {}))
-        batches.load_state_dict(own["batches"])
-        _set_rng_state(own["rng"], noise)
-        history = History.from_state_dict(saved["history"])
-        state.step = int(saved["step"])
-        state.images = int(saved.get("images", state.step * cfg.batch_size))  # older files: one batch a step
-        changed = {k: (v, getattr(cfg, k)) for k, v in saved["config"].items()
-                   if k not in _FREE_ON_RESUME and hasattr(cfg, k) and _plain(getattr(cfg, k)) != _plain(v)}
-        if changed:
-            warnings.warn(f"resuming with settings that differ from the checkpoint's: {changed}", stacklevel=2)
+        history = _restore(ckpt_path, task, cfg, optimizers, scalers, batches, noise, state, world)
     distributed.broadcast([t for m in modules.values() for t in (*m.parameters(), *m.buffers())])  # replicas start equal
+    if not history.plans or {k: v for k, v in history.plans[-1].items() if k != "step"} != plan.to_dict():
+        history.plans.append({"step": state.step, **plan.to_dict()})  # a part of the run on another plan
+    if progress and world.main:
+        print(plan.describe(), flush=True)
     start = last_good = state.step
     started, seconds_before = time.perf_counter(), history.seconds  # history.seconds: training time, across resumes
 
@@ -448,6 +515,8 @@ def fit(
                 **own,
                 **{name: module.state_dict() for name, module in modules.items()},
                 **{f"opt_{name}": opt.state_dict() for name, opt in optimizers.items()},
+                **({"scalers": {name: s.state_dict() for name, s in scalers.items()}} if scalers else {}),
+                "plan": plan.to_dict(),
                 "history": history.state_dict(),
                 "config": {k: _plain(v) for k, v in dataclasses.asdict(cfg).items()},
                 **({"world_size": world.size, "processes": processes} if world.distributed else {}),
@@ -463,30 +532,34 @@ def fit(
         snapshot()
     bar = progress_bar(range(start, cfg.steps), initial=start, total=cfg.steps, enabled=progress and world.main,
                        desc=(description or task.name) + (f" from {start}" if start else ""))
-    for _ in bar:
-        metrics = task.step(ctx, loop_batches)
-        if world.distributed:  # running statistics and other buffers follow rank 0's, as DDP's broadcast_buffers
-            distributed.broadcast([b for name, m in modules.items() if name not in task.ema for b in m.buffers()])
-        for ema_name, source in task.ema.items():
-            ema_update(modules[ema_name], modules[source], beta)
-        state.step += 1
-        done = state.step
-        history.seconds = seconds_before + time.perf_counter() - started
-        is_log = done % cfg.log_every == 0 or done == cfg.steps
-        is_ckpt = cfg.checkpoint_every > 0 and done % cfg.checkpoint_every == 0
-        if is_log or is_ckpt:  # .item() waits for the GPU, so only at these steps
-            values = distributed.mean_over_processes({name: float(v) for name, v in metrics.items()})
-            _check_metrics(values, done, last_good, ckpt_path if last_good else None)
-            if is_log:
-                history.record(done, values)
-                bar.set_postfix({name: f"{v:.3f}" for name, v in list(values.items())[:4]})
-        if (cfg.snapshot_every and done % cfg.snapshot_every == 0) or done == cfg.steps:
-            snapshot()
-        if is_ckpt or done == cfg.steps:
-            checkpoint()
-    bar.close()
-    for hook in hooks:
-        hook.remove()
+    try:
+        for _ in bar:
+            metrics = task.step(ctx, loop_batches)
+            if world.distributed:  # running statistics and other buffers follow rank 0's, as DDP's broadcast_buffers
+                distributed.broadcast([b for name, m in modules.items() if name not in task.ema for b in m.buffers()])
+            for ema_name, source in task.ema.items():
+                ema_update(modules[ema_name], modules[source], beta)
+            state.step += 1
+            done = state.step
+            history.seconds = seconds_before + time.perf_counter() - started
+            is_log = done % cfg.log_every == 0 or done == cfg.steps
+            is_ckpt = cfg.checkpoint_every > 0 and done % cfg.checkpoint_every == 0
+            if is_log or is_ckpt:  # .item() waits for the GPU, so only at these steps
+                values = distributed.mean_over_processes({name: float(v) for name, v in metrics.items()})
+                _check_metrics(values, done, last_good, ckpt_path if last_good else None)
+                if is_log:
+                    history.record(done, values)
+                    bar.set_postfix({name: f"{v:.3f}" for name, v in list(values.items())[:4]})
+            if (cfg.snapshot_every and done % cfg.snapshot_every == 0) or done == cfg.steps:
+                snapshot()
+            if is_ckpt or done == cfg.steps:
+                checkpoint()
+    finally:
+        bar.close()
+        for hook in hooks:
+            hook.remove()
+        for opt in optimizers.values():
+            _LOSS_SCALERS.pop(opt, None)
     return history
 
 

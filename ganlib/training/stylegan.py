@@ -101,6 +101,9 @@ class StyleGANTask:
 
     name = "stylegan"
     eager = ("G", "D")  # both are differentiated twice (path length through G, R1 through D)
+    # Modulated convolutions can exceed fp16's range (StyleGAN2-ADA runs fp16 only in its top layers, clamping
+    # their outputs to +-256): the device plan gives this task fp32 where it would otherwise pick fp16.
+    fp16_safe = False
     metric_names = ("d_loss", "g_loss", "r1", "pl", "pl_mean", "d_real", "d_fake", "g_grad_norm", "d_grad_norm")
 
     def __init__(self, G: nn.Module, D: nn.Module, cfg: StyleGANTrainConfig, *, G_ema: nn.Module | None = None):
