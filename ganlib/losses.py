@@ -229,9 +229,12 @@ def clip_weights_(module: nn.Module, c: float) -> None:
     """
     assert c > 0, f"clip bound must be positive, got {c}"
     # no_grad inside rather than as a decorator: a plain function, which the delegation checks can disable
-    with torch.no_grad():
-        for p in module.parameters():
-            p.clamp_(-c, c)
+    params = list(module.parameters())
+    if not params:
+        return
+    with torch.no_grad():  # two foreach kernels for all the parameters, not one clamp per tensor
+        torch._foreach_clamp_min_(params, -c)
+        torch._foreach_clamp_max_(params, c)
 
 
 # --------------------------------------------------------------------------- hinge, least squares
