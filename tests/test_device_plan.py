@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 
 import pytest
@@ -297,9 +298,12 @@ def test_the_cli_takes_precision(tmp_path, capsys):
     from ganlib.__main__ import main
 
     assert main(["train", "vanilla", "--dataset", "ring8", "--steps", "3", "--precision", "fp16", "--out",
-                 str(tmp_path / "run"), "--no-progress"]) == 0
+                 str(tmp_path / "run")]) == 0
     saved = load_checkpoint(tmp_path / "run" / CHECKPOINT_NAME)
     assert saved["plan"]["precision"] == "fp16" and set(saved["scalers"]) == {"g", "d"}
+    written = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert written["plans"] == [{"step": 0, **saved["plan"]}]
+    assert "cpu: fp16 autocast with loss scaling (asked for)" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["train", "vanilla", "--precision", "half"])
     assert "invalid choice: 'half'" in capsys.readouterr().err

@@ -107,8 +107,8 @@ class History:
         return history
 
     def save_json(self, path: str | os.PathLike) -> None:
-        """Write :meth:`to_dict` as JSON, atomically."""
-        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1))
+        """Write :meth:`to_dict` and the device plans as JSON, atomically."""
+        atomic_write_text(Path(path), json.dumps({**self.to_dict(), "plans": self.plans}, indent=1))
 
     def __repr__(self) -> str:
         return f"History({len(self.step)} logged steps, series {self.names}, {len(self.snapshots)} snapshots)"
