@@ -57,11 +57,15 @@ class PlainProgress:
 
 
 def _interactive() -> bool:
-    """Whether progress can redraw in place: a terminal, or a Jupyter kernel (tqdm.auto draws a widget there)."""
+    """Whether progress can redraw in place: a terminal, or a notebook kernel (tqdm.auto draws a widget there).
+
+    A kernel's shell has a ``kernel``: Jupyter's ``ZMQInteractiveShell`` and Colab's own shell class alike;
+    IPython in a terminal has none.
+    """
     try:
         from IPython import get_ipython
 
-        if type(get_ipython()).__name__ == "ZMQInteractiveShell":
+        if getattr(get_ipython(), "kernel", None) is not None:
             return True
     except ImportError:
         pass
