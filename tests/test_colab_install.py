@@ -3,9 +3,12 @@ student sees when none does.
 
 The simulation: a stand-in ``google.colab`` module whose ``drive.mount`` records the call and only then puts the
 course into a temporary "Drive" (a course folder, or the instructor's zip unzipped, or nothing), and
-``subprocess.run`` recorded instead of pip (an install "fails" for the sources a test names). The cell runs in
-an IPython shell in a subprocess, as in a notebook, with ``COURSE_DIR`` (the cell's documented setting) pointed
-at the temporary Drive. The zip is the real output of ``python -m ganlib course pack``.
+``subprocess.run`` recorded instead of pip (an install "fails" for the sources a test names; with ``conflict``,
+every install under the cell's constraints file fails, as when ganlib needs another version of a package Colab has,
+and an install without it "upgrades" stand-in packages). The cell runs in an IPython shell in a subprocess, as in a
+notebook, with ``COURSE_DIR`` (the cell's documented setting) pointed at the temporary Drive. The zip is the real
+output of ``python -m ganlib course pack``. tests/test_colab_replay.py runs the cell with the real pip against
+Colab's package versions.
 """
 
 from __future__ import annotations
@@ -30,8 +33,19 @@ COURSE_DIR_LINE = 'COURSE_DIR = "/content/drive/MyDrive/gan-course"'
 
 SIMULATION = """
 import json, os, shutil, subprocess, sys, types
-events = []
-DRIVE, PREPARED, FAILS = {drive!r}, {prepared!r}, {fails!r}
+events, pins = [], []
+DRIVE, PREPARED, FAILS, CONFLICT, SITE = {drive!r}, {prepared!r}, {fails!r}, {conflict!r}, {site!r}
+STAND_INS = {{"Stand_In.Widgets": "stand_in_widgets", "Other_Pkg": "other_pkg"}}  # distribution: module, version 1.0
+for dist, module in STAND_INS.items():  # installed packages, as Colab's are
+    os.makedirs(f"{{SITE}}/{{dist}}-1.0.dist-info")
+    with open(f"{{SITE}}/{{dist}}-1.0.dist-info/METADATA", "w") as f:
+        f.write(f"Metadata-Version: 2.1\\nName: {{dist}}\\nVersion: 1.0\\n")
+    with open(f"{{SITE}}/{{dist}}-1.0.dist-info/top_level.txt", "w") as f:
+        f.write(module + "\\n")
+    with open(f"{{SITE}}/{{module}}.py", "w") as f:
+        f.write("")
+sys.path.insert(0, SITE)
+import stand_in_widgets  # the session has imported one of them, as Colab's kernel imports IPython and others
 
 def mount(path):
     events.append(["mount", path])
@@ -40,8 +54,23 @@ def mount(path):
 
 def run(args, **kwargs):
     source = args[-1]
-    events.append(["pip", source] if args[1:4] == ["-m", "pip", "install"] else ["run", *args])
-    return subprocess.CompletedProcess(args, 1 if source in FAILS else 0, "", "")
+    if args[1:4] != ["-m", "pip", "install"]:
+        events.append(["run", *args])
+        return subprocess.CompletedProcess(args, 0, "", "")
+    constrained = "--constraint" in args
+    events.append(["pip" if constrained else "pip without constraints", source])
+    if constrained:
+        with open(args[args.index("--constraint") + 1]) as f:
+            pins.append(f.read().splitlines())
+    if source in FAILS or (constrained and CONFLICT):
+        return subprocess.CompletedProcess(args, 1, "", "ERROR: ResolutionImpossible for " + source + "\\n")
+    for dist in CONFLICT:  # the versions ganlib needs replace the installed ones
+        metadata = f"{{SITE}}/{{dist}}-1.0.dist-info/METADATA"
+        with open(metadata) as f:
+            text = f.read()
+        with open(metadata, "w") as f:
+            f.write(text.replace("Version: 1.0", "Version: 2.0"))
+    return subprocess.CompletedProcess(args, 0, "", "WARNING: pip says something\\n")
 
 google, colab, drive = (types.ModuleType(n) for n in ("google", "google.colab", "google.colab.drive"))
 drive.mount, google.colab, colab.drive = mount, colab, drive
@@ -51,22 +80,27 @@ subprocess.run = run
 from IPython.core.interactiveshell import InteractiveShell
 shell = InteractiveShell.instance()
 result = shell.run_cell({source!r} + "\\nAFTER_THE_SETUP = True")
-print("@@" + json.dumps({{"events": events, "error": type(result.error_in_exec).__name__ if result.error_in_exec else None,
+print("@@" + json.dumps({{"events": events, "pins": pins,
+                          "error": type(result.error_in_exec).__name__ if result.error_in_exec else None,
                           "after": shell.user_ns.get("AFTER_THE_SETUP", False),
                           "runs": os.environ.get("GANLIB_RUNS")}}))
 """
 
 
 def _colab(tmp_path: Path, colab: ColabSettings, prepared: Path | None = None, fails: tuple[str, ...] = (),
-           use_drive: bool = True) -> dict:
-    """Run the setup cell of ``colab`` in a simulated Colab; return what it did and printed."""
+           use_drive: bool = True, conflict: tuple[str, ...] = ()) -> dict:
+    """Run the setup cell of ``colab`` in a simulated Colab; return what it did and printed.
+
+    ``conflict``: stand-in distributions that ganlib needs at another version; installs under the constraints
+    file fail, and an install without it moves these from 1.0 to 2.0."""
     drive = tmp_path / "drive" / "gan-course"
     source = setup_cell_source(colab).replace(COURSE_DIR_LINE, f"COURSE_DIR = {str(drive)!r}")
     assert str(drive) in source, "the setup cell must set COURSE_DIR in one line"
     if not use_drive:
         source = source.replace("USE_DRIVE = True", "USE_DRIVE = False")
     program = SIMULATION.format(drive=str(drive), prepared=str(prepared) if prepared else "",
-                                fails=[f.replace("COURSE_DIR", str(drive)) for f in fails], source=source)
+                                fails=[f.replace("COURSE_DIR", str(drive)) for f in fails], source=source,
+                                conflict=list(conflict), site=str(tmp_path / "site-packages"))
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     out, marker = done.stdout.rsplit("@@", 1)
@@ -141,6 +175,43 @@ def test_without_drive_nothing_is_mounted(tmp_path):
     done = _colab(tmp_path, PUBLISHED, prepared=_course_folder(tmp_path), use_drive=False)
     assert done["events"] == [["pip", PUBLISHED.requirement]]  # the course folder never appeared: no mount
     assert done["runs"] is None
+
+
+def test_pip_keeps_every_installed_package_at_its_version_and_its_messages_are_shown(tmp_path):
+    done = _colab(tmp_path, PLACEHOLDER, prepared=_course_folder(tmp_path))
+    assert done["events"] == [["mount", "/content/drive"], ["pip", str(done["drive"])]]  # one install, constrained
+    (pins,) = done["pins"]
+    # every distribution the kernel can import is pinned (stand-ins under pip's spelling of their names), ganlib not
+    import importlib.metadata
+
+    expected = {f"{d.metadata['Name'].lower().replace('_', '-')}=={d.version}"
+                for d in importlib.metadata.distributions() if d.metadata["Name"] != "ganlib"}
+    assert {p for p in expected if p.split("==")[0] in ("numpy", "torch", "ipywidgets", "tqdm", "pip")} <= set(pins)
+    assert {"stand-in-widgets==1.0", "other-pkg==1.0"} <= set(pins)
+    assert not [p for p in pins if p.startswith("ganlib==")] and all(p.count("==") == 1 for p in pins)
+    assert done["stderr"] == "WARNING: pip says something\n" and done["error"] is None  # pip's output is not hidden
+    assert done["printed"] == ""  # nothing changed, nothing to say
+
+
+def test_when_ganlib_needs_other_versions_it_installs_them_and_names_each_change(tmp_path):
+    done = _colab(tmp_path, PLACEHOLDER, prepared=_course_folder(tmp_path), conflict=("Other_Pkg",))
+    drive = str(done["drive"])
+    assert done["events"][1:] == [["pip", drive], ["pip without constraints", drive]]
+    assert "ERROR: ResolutionImpossible for " + drive in done["stderr"]  # pip's reason stays visible
+    assert done["printed"].splitlines() == [
+        "Installing ganlib with the versions of Colab's packages that it needs instead.",
+        "pip changed Colab's packages: other-pkg 1.0 -> 2.0"]
+    assert done["error"] is None and done["after"] is True  # other_pkg was never imported: no restart needed
+
+
+def test_a_changed_package_the_session_had_imported_asks_for_a_restart_and_stops(tmp_path):
+    done = _colab(tmp_path, PLACEHOLDER, prepared=_course_folder(tmp_path), conflict=("Stand_In.Widgets", "Other_Pkg"))
+    assert done["error"] == "SetupStopped" and done["after"] is False  # the notebook does not go on with a stale module
+    lines = done["printed"].strip().splitlines()  # IPython prints an empty line for the stopped cell
+    assert lines[1] == "pip changed Colab's packages: other-pkg 1.0 -> 2.0, stand-in-widgets 1.0 -> 2.0"
+    assert lines[2] == ("Restart the session (Runtime > Restart session), then run this cell again: stand-in-widgets "
+                        "changed after this session had imported it.") and len(lines) == 3
+    assert "Traceback" not in done["printed"] + done["stderr"]
 
 
 def test_the_zip_holds_the_student_notebooks_a_working_wheel_and_the_guides(tmp_path, zipped):

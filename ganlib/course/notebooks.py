@@ -154,10 +154,14 @@ _GITHUB = re.compile(r"^https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
 SETUP_TEMPLATE = """\
 # Setup. In Colab it mounts Google Drive (checkpoints survive a disconnect; USE_DRIVE = False skips it) and installs
 # ganlib from: the course folder on Drive (COURSE_DIR), the course's repository, a wheel in COURSE_DIR. Else nothing.
+# Every package Colab has keeps its version (a pip constraints file pins them); pip's warnings and errors show below.
 import glob
+import importlib.metadata
 import os
+import re
 import subprocess
 import sys
+import tempfile
 
 IN_COLAB = "google.colab" in sys.modules
 USE_DRIVE = True
@@ -170,13 +174,50 @@ if IN_COLAB:
     sources = [COURSE_DIR] * os.path.isfile(f"{{COURSE_DIR}}/pyproject.toml")  # a course folder
     sources += {repository_sources}
     sources += sorted(glob.glob(f"{{COURSE_DIR}}/**/ganlib-*.whl", recursive=True))[-1:]  # the newest wheel
-    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
-    if not any(subprocess.run(pip + [source], capture_output=True).returncode == 0 for source in sources):
+    Stop = type("SetupStopped", (Exception,), {{"_render_traceback_": lambda self: []}})  # stops, no traceback
+
+    def norm(name):  # a distribution's name as pip compares it: Jupyterlab_Widgets -> jupyterlab-widgets
+        return re.sub(r"[-_.]+", "-", name or "").lower()
+
+    def installed():  # {{name: version}}; of two copies, the first on sys.path (the one Python imports)
+        found = {{}}
+        for dist in importlib.metadata.distributions():
+            found.setdefault(norm(dist.metadata["Name"]), dist.version)
+        return found
+
+    def pip_install(*options):  # the first source pip installs, or None
+        for source in sources:
+            done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                                   "--root-user-action=ignore", *options, source], capture_output=True, text=True)
+            print(done.stdout, end="")
+            print(done.stderr, end="", file=sys.stderr)
+            if done.returncode == 0:
+                return source
+
+    before = installed()
+    pins = os.path.join(tempfile.mkdtemp(), "colab-packages.txt")
+    with open(pins, "w") as f:
+        f.writelines(f"{{n}}=={{v}}\\n" for n, v in before.items() if n not in ("", "ganlib"))
+    installed_from = pip_install("--constraint", pins)
+    if sources and not installed_from:  # ganlib needs other versions of packages Colab has (pip named them above)
+        print("Installing ganlib with the versions of Colab's packages that it needs instead.")
+        installed_from = pip_install()
+    if not installed_from:
         print("ganlib could not be installed. Three ways, then run this cell again: (1) copy the course folder (with "
               "pyproject.toml) to COURSE_DIR on Drive; (2) unzip the instructor's zip (python -m ganlib course pack) "
               "into My Drive, so that COURSE_DIR holds its wheels/ folder; (3) ask for the course's public repository "
               "(python -m ganlib course build --repository URL --ref REF). Ways 1 and 2 need USE_DRIVE = True.")
-        raise type("SetupStopped", (Exception,), {{"_render_traceback_": lambda self: []}})()  # stop, no traceback"""
+        raise Stop()
+    after = installed()
+    changed = sorted(n for n in before if after.get(n) != before[n])
+    if changed:
+        print("pip changed Colab's packages: " + ", ".join(f"{{n}} {{before[n]}} -> {{after.get(n, 'removed')}}" for n in changed))
+        owners = importlib.metadata.packages_distributions()  # {{module: [distributions]}}
+        stale = sorted({{norm(d) for m in list(sys.modules) for d in owners.get(m.partition(".")[0], [])}} & set(changed))
+        if stale:  # this session imported the old version: only a new session imports the new one
+            print(f"Restart the session (Runtime > Restart session), then run this cell again: {{', '.join(stale)}} "
+                  "changed after this session had imported it.")
+            raise Stop()"""
 
 
 @dataclass(frozen=True)
