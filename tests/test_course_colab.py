@@ -88,22 +88,33 @@ os.system = lambda command: calls.append(["os.system", command]) or 0
 """
 
 
-def _run_setup(prelude: str) -> dict:
-    """Execute the setup cell in a fresh interpreter after ``prelude``; return what it did."""
+def _run_setup(prelude: str, tmp: Path | None = None) -> dict:
+    """Execute the setup cell in a fresh interpreter after ``prelude`` (with TMPDIR at ``tmp``); return what it did."""
     program = "\n".join([SPY, prelude, f"exec(compile({setup_cell_source(COLAB)!r}, 'setup', 'exec'))", textwrap.dedent("""
         import json
         print(json.dumps({"in_colab": IN_COLAB, "calls": calls, "mounted": mounted if "mounted" in dir() else None,
                           "runs": os.environ.get("GANLIB_RUNS"), "colab_loaded": "google.colab" in sys.modules}))
     """)])
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60,
-                            env={"PATH": "/usr/bin:/bin"})
+                            env={"PATH": "/usr/bin:/bin", **({"TMPDIR": str(tmp)} if tmp else {})})
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_setup_cell_installs_nothing_outside_colab():
-    done = _run_setup("")
+def test_setup_cell_installs_nothing_outside_colab(tmp_path):
+    done = _run_setup("", tmp_path)
     assert done == {"in_colab": False, "calls": [], "mounted": None, "runs": None, "colab_loaded": False}
+    assert list(tmp_path.iterdir()) == []  # not even the constraints file is written
+
+
+@pytest.mark.parametrize("colab", [ColabSettings("https://github.com/REPLACE-WITH-OWNER/gan-course", "v0.1.0"),
+                                   ColabSettings("https://github.com/someone/gan-course", "v1.2", "/content/x/runs")])
+def test_setup_cell_is_plain_python_that_never_upgrades_on_its_own(colab):
+    source = setup_cell_source(colab)  # a str.format template: every literal brace is doubled
+    compile(source, "setup", "exec")
+    assert "{{" not in source and "}}" not in source and colab.drive_runs in source
+    assert "--upgrade" not in source and " -U" not in source and "--force-reinstall" not in source
+    assert '"--constraint", pins' in source  # Colab's packages are pinned; tests/test_colab_replay.py checks it
 
 
 # --------------------------------------------------------------------------- a course in a temporary folder

@@ -199,7 +199,7 @@ if IN_COLAB:
     with open(pins, "w") as f:
         f.writelines(f"{{n}}=={{v}}\\n" for n, v in before.items() if n not in ("", "ganlib"))
     installed_from = pip_install("--constraint", pins)
-    if sources and not installed_from:  # ganlib needs other versions of packages Colab has (pip named them above)
+    if sources and not installed_from:  # ganlib needs other versions of some of Colab's packages
         print("Installing ganlib with the versions of Colab's packages that it needs instead.")
         installed_from = pip_install()
     if not installed_from:
@@ -211,9 +211,11 @@ if IN_COLAB:
     after = installed()
     changed = sorted(n for n in before if after.get(n) != before[n])
     if changed:
-        print("pip changed Colab's packages: " + ", ".join(f"{{n}} {{before[n]}} -> {{after.get(n, 'removed')}}" for n in changed))
+        print("pip changed Colab's packages: " + ", ".join(f"{{n}} {{before[n]}} -> {{after.get(n, 'removed')}}"
+                                                           for n in changed))
         owners = importlib.metadata.packages_distributions()  # {{module: [distributions]}}
-        stale = sorted({{norm(d) for m in list(sys.modules) for d in owners.get(m.partition(".")[0], [])}} & set(changed))
+        imported = {{norm(d) for module in list(sys.modules) for d in owners.get(module.partition(".")[0], [])}}
+        stale = sorted(imported & set(changed))
         if stale:  # this session imported the old version: only a new session imports the new one
             print(f"Restart the session (Runtime > Restart session), then run this cell again: {{', '.join(stale)}} "
                   "changed after this session had imported it.")
