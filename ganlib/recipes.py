@@ -57,27 +57,27 @@ class ModelRecipe:
 MODELS: dict[str, ModelRecipe] = {
     "vanilla": ModelRecipe(
         description="MLP generator and discriminator, the original GAN (Goodfellow et al. 2014)",
-        family="mlp", objective="gan", steps={"smoke": 40, "quick": 6000, "full": 30000},
+        family="mlp", objective="gan", steps={"smoke": 40, "quick": 6000, "colab": 30000, "full": 30000},
     ),
     "dcgan": ModelRecipe(
         description="convolutional GAN with the DCGAN rules (Radford et al. 2016)",
-        family="dcgan", objective="gan", steps={"smoke": 10, "quick": 1500, "full": 20000},
+        family="dcgan", objective="gan", steps={"smoke": 10, "quick": 1500, "colab": 20000, "full": 20000},
     ),
     "wgan": ModelRecipe(
         description="Wasserstein GAN, critic weights clipped to 0.01, 5 critic steps (Arjovsky et al. 2017)",
-        family="dcgan", objective="wgan", steps={"smoke": 5, "quick": 600, "full": 20000},
+        family="dcgan", objective="wgan", steps={"smoke": 5, "quick": 600, "colab": 10000, "full": 20000},
         lr=5e-5, k=5,
     ),
     "wgan-gp": ModelRecipe(
         description="Wasserstein GAN with gradient penalty (Gulrajani et al. 2017): Adam(1e-4, 0, 0.9), "
                     "5 critic steps, no batch norm in the critic",
-        family="dcgan", objective="wgan-gp", steps={"smoke": 5, "quick": 600, "full": 20000},
+        family="dcgan", objective="wgan-gp", steps={"smoke": 5, "quick": 600, "colab": 10000, "full": 20000},
         lr=1e-4, betas=(0.0, 0.9), k=5, d_overrides=(("d_batchnorm", False),),
     ),
     "cgan": ModelRecipe(
         description="class-conditional DCGAN with a projection discriminator (Mirza and Osindero 2014; "
                     "Miyato and Koyama 2018); image datasets with labels only",
-        family="conditional", objective="gan", steps={"smoke": 10, "quick": 1500, "full": 20000},
+        family="conditional", objective="gan", steps={"smoke": 10, "quick": 1500, "colab": 20000, "full": 20000},
     ),
 }
 
@@ -101,7 +101,7 @@ CYCLEGAN_DESCRIPTION = ("CycleGAN, unpaired translation X <-> Y with cycle consi
                         "datasets: mnist-typeset (default), mnist-thick, horse2zebra, apple2orange, "
                         "summer2winter_yosemite, monet2photo")
 #: CycleGAN's default steps per profile (one step = one update of G and F and one of D_X and D_Y).
-CYCLEGAN_STEPS = {"smoke": 6, "quick": 600, "full": 20000}
+CYCLEGAN_STEPS = {"smoke": 6, "quick": 600, "colab": 10000, "full": 20000}
 
 
 #: The high-resolution families with a task of their own (notebook 08): name -> description.
@@ -533,7 +533,8 @@ def train_progan(
     profile = config.resolve_profile(profile)
     device = config.get_device(device)
     images = _images_32(dataset)
-    per_phase = {"smoke": 256, "quick": ProGANTrainConfig.images_per_phase, "full": 10 * ProGANTrainConfig.images_per_phase}[profile]
+    per_phase = config.pick(profile, smoke=256, quick=ProGANTrainConfig.images_per_phase,
+                            colab=5 * ProGANTrainConfig.images_per_phase, full=10 * ProGANTrainConfig.images_per_phase)
     cfg = ProGANTrainConfig(seed=seed, checkpoint_every=checkpoint_every, **{"images_per_phase": per_phase, **settings})
     if steps is None and profile == "quick":
         steps = cfg.steps  # the course's measured CPU run: grown by step 576, then 224 steps at 32 px
@@ -549,7 +550,7 @@ def train_progan(
 
 
 #: StyleGAN's default steps per profile.
-STYLEGAN_STEPS = {"smoke": 4, "quick": 1500, "full": 30000}
+STYLEGAN_STEPS = {"smoke": 4, "quick": 1500, "colab": 8000, "full": 30000}
 
 
 def train_stylegan(
@@ -593,8 +594,8 @@ def train_stylegan(
 # ---------------------------------------------------------------------------------------------
 
 #: Default steps per profile of the VAE and the DDPM.
-LIKELIHOOD_STEPS = {"vae": {"smoke": 4, "quick": 1500, "full": 30000},
-                    "ddpm": {"smoke": 4, "quick": 3000, "full": 100000}}
+LIKELIHOOD_STEPS = {"vae": {"smoke": 4, "quick": 1500, "colab": 15000, "full": 30000},
+                    "ddpm": {"smoke": 4, "quick": 3000, "colab": 30000, "full": 100000}}
 
 
 @dataclass

@@ -268,10 +268,14 @@ def test_committed_student_notebooks_match_the_solutions():
 
 @pytest.mark.parametrize("solution", sorted((REPO / "solutions").glob("*.ipynb")), ids=lambda p: p.stem)
 def test_code_cells_stay_short(solution):
-    """DESIGN: a code cell of about 20 lines or fewer; longer code is split or belongs in ganlib."""
+    """DESIGN: a code cell of about 20 lines or fewer; longer code is split or belongs in ganlib.
+
+    The Colab setup cell (cell 1, generated, the same in every notebook) runs before ganlib is installed, so its
+    machinery cannot move into ganlib: it has a bound of its own."""
     nb = nbformat.read(solution, as_version=4)
+    setup = course.setup_cell_source(course.colab_settings(REPO))
     long = {i: len(cell.source.splitlines()) for i, cell in enumerate(nb.cells)
-            if cell.cell_type == "code" and len(cell.source.splitlines()) > 25}
+            if cell.cell_type == "code" and len(cell.source.splitlines()) > (50 if cell.source == setup else 25)}
     assert not long, f"code cells over 25 lines (cell: lines): {long}; split them or move the machinery into ganlib"
 
 

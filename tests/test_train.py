@@ -472,7 +472,9 @@ def test_history_json_round_trip(tmp_path):
     path = tmp_path / "history.json"
     history.save_json(path)
     loaded = json.loads(path.read_text())
+    plans = loaded.pop("plans")
     assert loaded == history.to_dict()
+    assert plans == history.plans and [p["step"] for p in plans] == [0] and plans[0]["device"] == "cpu"
     assert loaded["step"] == [4, 8, 12]
     assert set(loaded) == {"step", *History.METRICS, *History.HEALTH, *History.TASK}
     assert all(v is not None for name in History.HEALTH for v in loaded[name])  # train_step reports them all

@@ -154,14 +154,8 @@ _GITHUB = re.compile(r"^https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
 SETUP_TEMPLATE = """\
 # Setup. In Colab it mounts Google Drive (checkpoints survive a disconnect; USE_DRIVE = False skips it) and installs
 # ganlib from: the course folder on Drive (COURSE_DIR), the course's repository, a wheel in COURSE_DIR. Else nothing.
-# Every package Colab has keeps its version (a pip constraints file pins them); pip's warnings and errors show below.
-import glob
-import importlib.metadata
-import os
-import re
-import subprocess
-import sys
-import tempfile
+# Colab's packages keep their versions (a pip constraints file pins them all); pip's messages show below the cell.
+import glob, importlib.metadata as md, os, subprocess, sys, tempfile
 
 IN_COLAB = "google.colab" in sys.modules
 USE_DRIVE = True
@@ -171,21 +165,16 @@ if IN_COLAB:
         from google.colab import drive
         drive.mount("/content/drive")
         os.environ["GANLIB_RUNS"] = "{drive_runs}"  # config.run_dir's folder
-    sources = [COURSE_DIR] * os.path.isfile(f"{{COURSE_DIR}}/pyproject.toml")  # a course folder
-    sources += {repository_sources}
+    sources = [COURSE_DIR] * os.path.isfile(f"{{COURSE_DIR}}/pyproject.toml") + {repository_sources}
     sources += sorted(glob.glob(f"{{COURSE_DIR}}/**/ganlib-*.whl", recursive=True))[-1:]  # the newest wheel
     Stop = type("SetupStopped", (Exception,), {{"_render_traceback_": lambda self: []}})  # stops, no traceback
+    norm = lambda name: (name or "").lower().replace("_", "-").replace(".", "-")  # noqa: E731 (pip's spelling)
+    versions = lambda: {{norm(d.metadata["Name"]): d.version for d in reversed(list(md.distributions()))}}  # noqa: E731
+    before, pins = versions(), os.path.join(tempfile.mkdtemp(), "colab-packages.txt")
+    with open(pins, "w") as f:  # the first copy on sys.path of each installed distribution: the one imported
+        f.writelines(f"{{n}}=={{v}}\\n" for n, v in before.items() if n not in ("", "ganlib"))
 
-    def norm(name):  # a distribution's name as pip compares it: Jupyterlab_Widgets -> jupyterlab-widgets
-        return re.sub(r"[-_.]+", "-", name or "").lower()
-
-    def installed():  # {{name: version}}; of two copies, the first on sys.path (the one Python imports)
-        found = {{}}
-        for dist in importlib.metadata.distributions():
-            found.setdefault(norm(dist.metadata["Name"]), dist.version)
-        return found
-
-    def pip_install(*options):  # the first source pip installs, or None
+    def install(*options):  # the first source pip installs, or None; pip's messages are printed
         for source in sources:
             done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                                    "--root-user-action=ignore", *options, source], capture_output=True, text=True)
@@ -194,32 +183,25 @@ if IN_COLAB:
             if done.returncode == 0:
                 return source
 
-    before = installed()
-    pins = os.path.join(tempfile.mkdtemp(), "colab-packages.txt")
-    with open(pins, "w") as f:
-        f.writelines(f"{{n}}=={{v}}\\n" for n, v in before.items() if n not in ("", "ganlib"))
-    installed_from = pip_install("--constraint", pins)
+    installed_from = install("--constraint", pins)
     if sources and not installed_from:  # ganlib needs other versions of some of Colab's packages
         print("Installing ganlib with the versions of Colab's packages that it needs instead.")
-        installed_from = pip_install()
+        installed_from = install()
     if not installed_from:
         print("ganlib could not be installed. Three ways, then run this cell again: (1) copy the course folder (with "
               "pyproject.toml) to COURSE_DIR on Drive; (2) unzip the instructor's zip (python -m ganlib course pack) "
               "into My Drive, so that COURSE_DIR holds its wheels/ folder; (3) ask for the course's public repository "
               "(python -m ganlib course build --repository URL --ref REF). Ways 1 and 2 need USE_DRIVE = True.")
         raise Stop()
-    after = installed()
+    after, owners = versions(), md.packages_distributions()  # owners: {{module: [distributions]}}
     changed = sorted(n for n in before if after.get(n) != before[n])
+    stale = sorted({{norm(d) for m in list(sys.modules) for d in owners.get(m.partition(".")[0], [])}} & set(changed))
     if changed:
-        print("pip changed Colab's packages: " + ", ".join(f"{{n}} {{before[n]}} -> {{after.get(n, 'removed')}}"
-                                                           for n in changed))
-        owners = importlib.metadata.packages_distributions()  # {{module: [distributions]}}
-        imported = {{norm(d) for module in list(sys.modules) for d in owners.get(module.partition(".")[0], [])}}
-        stale = sorted(imported & set(changed))
-        if stale:  # this session imported the old version: only a new session imports the new one
-            print(f"Restart the session (Runtime > Restart session), then run this cell again: {{', '.join(stale)}} "
-                  "changed after this session had imported it.")
-            raise Stop()"""
+        print("pip changed Colab's packages:", ", ".join(f"{{n}} {{before[n]}} -> {{after.get(n, '-')}}" for n in changed))
+    if stale:  # this session imported the old version: only a new session imports the new one
+        print(f"Restart the session (Runtime > Restart session), then run this cell again: {{', '.join(stale)}} "
+              "changed after this session had imported it.")
+        raise Stop()"""
 
 
 @dataclass(frozen=True)
