@@ -286,9 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             try:
-                return _train(args)
-            finally:
-                distributed.shutdown()
+                code = _train(args)
+            except BaseException:
+                distributed.shutdown(wait=False)
+                raise
+            distributed.shutdown()
+            return code
         if args.command == "evaluate":
             from ganlib.evaluate import main_evaluate
 

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from ganlib import data, recipes
@@ -111,6 +110,7 @@ if __name__ == "__main__":
     mode, where = sys.argv[1], Path(sys.argv[2])
     try:
         {"gradients": gradients, "tasks": tasks}[mode](where)
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    except BaseException:
+        distributed.shutdown(wait=False)
+        raise
+    distributed.shutdown()  # waits for the other process: rank 0 works on after training

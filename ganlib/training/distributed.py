@@ -114,9 +114,16 @@ def init_from_env(device: str | torch.device = "auto") -> tuple[World, torch.dev
     return world, device
 
 
-def shutdown() -> None:
-    """Leave the process group, if one was joined (the end of a torchrun run)."""
+def shutdown(*, wait: bool = True) -> None:
+    """Leave the process group, if one was joined (the end of a torchrun run).
+
+    With ``wait`` every process first waits for the others to arrive: a process that tears down its gloo or NCCL
+    connections while another still finishes its work (rank 0 writing samples) can abort the run at exit. A
+    process leaving on an error passes ``wait=False``, since its peers may never arrive (torchrun stops them).
+    """
     if dist.is_available() and dist.is_initialized():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 
