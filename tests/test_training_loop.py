@@ -18,7 +18,7 @@ from torch import nn
 from ganlib.data import ToyBatches, ring8
 from ganlib.models.mlp import build_mlp_gan
 from ganlib.train import TrainConfig, train
-from ganlib.training import CHECKPOINT_NAME, CheckpointError, Context, LoopConfig, Progress, fit, load_checkpoint
+from ganlib.training import CHECKPOINT_NAME, CheckpointError, Context, LoopConfig, Progress, fit, load_checkpoint, stages
 from ganlib.training.history import History
 from ganlib.training.loop import frozen, optimizer_step
 
@@ -354,3 +354,44 @@ def test_plain_progress_from_a_resumed_step_and_an_early_stop():
     assert [line.split(" (")[0] for line in out.getvalue().splitlines()] == ["run from 30: step 50/100",
                                                                             "run from 30: step 61/100"]  # steps 0-60 done
     assert out.getvalue().splitlines()[-1].endswith("d_loss=61.000")
+
+
+def _staged(root: Path, stops, seed: int = 0) -> list[dict]:
+    """Train a three-player run to each stop in turn through stages(root, stops); A's weights at every stop."""
+    rows = []
+    for stop, out_dir in stages(root, stops):
+        task = ThreePlayerTask(seed)
+        fit(task, _points(0), LoopConfig(steps=stop, batch_size=8, log_every=1), out_dir=out_dir, resume="auto",
+            progress=False)
+        rows.append(copy.deepcopy(task.modules["A"].state_dict()))
+    return rows
+
+
+def test_a_run_in_stages_keeps_every_stage_and_a_rerun_loads_them(tmp_path, monkeypatch):
+    stops = [0, 3, 7]
+    first = _staged(tmp_path / "run", stops)
+    # each stage equals one uninterrupted run stopped there: a stage resumed from the previous one's copy
+    for stop, weights in zip(stops, first):
+        alone = ThreePlayerTask(0)
+        fit(alone, _points(0), LoopConfig(steps=stop, batch_size=8, log_every=1), progress=False)
+        assert _state_equal(weights, alone.modules["A"].state_dict()), stop
+    assert not _state_equal(first[0], first[-1])
+    assert [load_checkpoint(tmp_path / "run" / f"step-{s}" / CHECKPOINT_NAME)["step"] for s in stops] == stops
+    # a re-run trains nothing (fresh weights of another seed; every stage comes from its own folder)
+    steps_taken = []
+    original = ThreePlayerTask.step
+    monkeypatch.setattr(ThreePlayerTask, "step", lambda self, *a: steps_taken.append(1) or original(self, *a))
+    again = _staged(tmp_path / "run", stops, seed=5)
+    assert steps_taken == [] and all(_state_equal(a, b) for a, b in zip(first, again))
+    # a stage that was lost (deleted, or never finished) is trained again from the stage before it
+    import shutil
+    shutil.rmtree(tmp_path / "run" / "step-7")
+    third = _staged(tmp_path / "run", stops, seed=5)
+    assert len(steps_taken) == 4 and _state_equal(third[-1], first[-1])
+
+
+def test_stages_must_increase():
+    with pytest.raises(ValueError, match="increasing"):
+        list(stages("unused", [3, 3]))
+    with pytest.raises(ValueError, match=">= 0"):
+        list(stages("unused", [-1, 2]))

@@ -8,12 +8,12 @@
 - :mod:`ganlib.training.distributed` several processes under torchrun: shards, gradient averaging, rank 0 writes
 - :mod:`ganlib.training.plan`       :func:`device_plan`: precision, layout, fused optimisers, compile, per device
 - :mod:`ganlib.training.history`    :class:`History`, every metric a task reports as a series
-- :mod:`ganlib.training.checkpoint` atomic checkpoints read with ``weights_only=True``
+- :mod:`ganlib.training.checkpoint` atomic checkpoints read with ``weights_only=True``; ``stages``, one folder per stage of a run
 
 ``ganlib.train.train(G, D, batches, cfg)`` is the short wrapper for a G-against-D game.
 """
 
-from ganlib.training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
+from ganlib.training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint, stages
 from ganlib.training.gan import AlternatingTask, TrainConfig
 from ganlib.training.history import History
 from ganlib.training.loop import Context, LoopConfig, NonFiniteLossError, Progress, Task, fit
@@ -22,5 +22,5 @@ from ganlib.training.plan import PRECISIONS, DevicePlan, device_plan
 __all__ = [
     "fit", "Context", "Progress", "Task", "LoopConfig", "NonFiniteLossError", "History", "TrainConfig",
     "AlternatingTask", "CheckpointError", "CHECKPOINT_NAME", "load_checkpoint", "save_checkpoint",
-    "DevicePlan", "device_plan", "PRECISIONS",
+    "stages", "DevicePlan", "device_plan", "PRECISIONS",
 ]

@@ -19,12 +19,14 @@ Checkpoints written before training became task-based (G, D, opt_g, opt_d, no ``
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import torch
 
 __all__ = ["CHECKPOINT_NAME", "FORMAT", "RESERVED_KEYS", "CheckpointError", "save_checkpoint", "load_checkpoint",
-           "atomic_write_text"]
+           "atomic_write_text", "stages"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "ganlib-checkpoint-v1"
@@ -86,3 +88,38 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a ganlib checkpoint (expected format {FORMAT!r})")
     return state
+
+
+def stages(root: str | os.PathLike, stops: Iterable[int]) -> Iterator[tuple[int, Path]]:
+    """The folders of a run trained in stages that end at ``stops``: yields ``(stop, root/step-<stop>)``.
+
+    A notebook that scores a run at several steps trains it to each stop in turn. In one folder the checkpoint
+    holds only the latest step, so a re-run of the cell would load the end of the run for every stop. Here each
+    stage has its own folder: before a stage whose folder holds no checkpoint, the previous stage's checkpoint
+    is copied in (atomically), so training there resumes from it; a stage trained before is loaded as it was,
+    and an interrupted stage resumes from its own latest checkpoint.
+
+    Args:
+        root: the run's folder, e.g. ``ganlib.config.run_dir("08a-growing")``.
+        stops: the steps each stage ends at, increasing.
+
+    Raises:
+        ValueError: ``stops`` is not increasing or has a negative step.
+    """
+    stops = list(stops)
+    if any(s < 0 for s in stops) or any(b <= a for a, b in zip(stops, stops[1:])):
+        raise ValueError(f"stops must be increasing steps >= 0, got {stops}")
+    root, previous = Path(root), None
+    for stop in stops:
+        folder = root / f"step-{stop}"
+        target = folder / CHECKPOINT_NAME
+        if previous is not None and not target.is_file() and (previous / CHECKPOINT_NAME).is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+            try:
+                shutil.copyfile(previous / CHECKPOINT_NAME, tmp)
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+        yield stop, folder
+        previous = folder

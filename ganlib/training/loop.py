@@ -530,6 +530,8 @@ def fit(
 
     if start == 0:
         snapshot()
+        if cfg.steps == 0:
+            checkpoint()  # a run of no steps keeps its starting point: the first stage of a staged run (stages)
     bar = progress_bar(range(start, cfg.steps), initial=start, total=cfg.steps, enabled=progress and world.main,
                        desc=(description or task.name) + (f" from {start}" if start else ""))
     try:
