@@ -103,10 +103,21 @@ class Recorder:
         self.gpu, self.path = gpu, path
         self.other = _zero()  # everything outside training steps
         self.runs: list[dict] = []
-        self.asked: dict[str, int] = {}  # out_dir -> total steps the notebook asked for last time (for resumes)
-        self.done: dict[str, int] = {}  # out_dir -> the step the cut-short run there stopped at
+        # a checkpoint a cut-short run wrote (by its content, so a copy made by ganlib.training.stages is found too)
+        # -> (the steps the notebook had asked for, the step the cut-short run really stopped at)
+        self.left: dict[str, tuple[int, int]] = {}
         self.counter = Counter()
         self.counter.bucket = self.other
+
+    @staticmethod
+    def checkpoint_key(out_dir) -> str | None:
+        """A digest of ``out_dir``'s checkpoint, or None when there is none."""
+        import hashlib
+
+        from ganlib.training import CHECKPOINT_NAME
+
+        path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path is not None and path.is_file() else None
 
     def plan(self, real_plan, fp16_safe: bool):
         """The plan the GPU would get, made for the CPU: same precision, fused Adam."""
@@ -126,11 +137,11 @@ class Recorder:
         def counting_fit(task, batches, cfg, *, out_dir=None, resume=False, **kw):
             from ganlib.training import loop
 
-            key = str(out_dir) if out_dir is not None else None
-            resumes = resume is True or (resume == "auto" and key in recorder.asked)
-            before = recorder.asked.get(key, 0) if resumes else 0
+            key = recorder.checkpoint_key(out_dir)  # the run's checkpoint as this recorder left it, or None
+            resumes = key is not None and (resume is True or resume == "auto")
+            before, done_before = recorder.left.get(key, (0, 0)) if resumes else (0, 0)
             asked = max(0, cfg.steps - before)
-            recorder.asked[key] = cfg.steps if key is not None else 0
+            cfg_steps_asked = cfg.steps
             intervals = [getattr(cfg, name, 0) or 0 for name in ("r1_interval", "pl_interval", "critic_every")]
             count = max([COUNT_STEPS, *intervals])
             run = {"task": task.name, "steps": asked, "batch_size": getattr(cfg, "batch_size", None),
@@ -143,7 +154,6 @@ class Recorder:
                 cfg = small
                 schedule = (progan, real_cfg, before)
                 count = progan.steps_for_images(7 * small.images_per_phase, small) + 2
-            done_before = recorder.done.get(key, 0) if resumes else 0
             cfg = dataclasses.replace(cfg, steps=done_before + WARMUP_STEPS + count, checkpoint_every=0,
                                       log_every=max(1, WARMUP_STEPS + count))
             calls = {"n": 0}
@@ -190,7 +200,9 @@ class Recorder:
                 loop.ema_update, loop.device_plan = ema, real_plan
                 del task.step
                 recorder.counter.bucket = previous_bucket
-            recorder.done[key] = cfg.steps
+            after = recorder.checkpoint_key(out_dir)
+            if after is not None:
+                recorder.left[after] = (max(before, cfg_steps_asked), cfg.steps)
             run["cpu_seconds"] = time.perf_counter() - started
             if history.plans:
                 run["precision"] = history.plans[-1]["precision"]

@@ -65,6 +65,17 @@ def test_a_resumed_run_asks_only_for_the_steps_after_the_last_one(tmp_path, monk
     assert [r["steps"] for r in recorder.runs] == [300, 500]
 
 
+def test_a_run_in_stages_asks_for_each_stage_once(tmp_path, monkeypatch):
+    """ganlib.training.stages copies the last stage's checkpoint into the next folder: found by its content."""
+    recorder = gpu_estimate.Recorder("t4", str(tmp_path / "counts.json"))
+    _patch(monkeypatch, recorder)
+    with recorder.counter:
+        for stop, out_dir in ganlib.training.stages(tmp_path / "run", [0, 300, 800]):
+            recipes.train_recipe("vanilla", "mnist-5k", steps=stop, device="cpu", progress=False, seed=0,
+                                 out_dir=out_dir, resume="auto")
+    assert [r["steps"] for r in recorder.runs] == [0, 300, 500]
+
+
 def test_progan_steps_are_split_by_the_phases_of_its_schedule():
     cfg = progan.ProGANTrainConfig(images_per_phase=640)
     steps = progan.steps_for_images(7 * cfg.images_per_phase, cfg) + 10  # grown, then 10 steps at 32 px
