@@ -31,11 +31,11 @@ import time
 from pathlib import Path
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import flop_registry
+import shutil
 
 sys.path.insert(0, str(Path(__file__).parent))
-import train_speed  # noqa: E402  (the benchmark next to this file)
+import gpu_estimate  # noqa: E402  (the benchmarks next to this file)
+import train_speed  # noqa: E402
 
 from ganlib import config, recipes  # noqa: E402
 from ganlib.training.checkpoint import CHECKPOINT_NAME, load_checkpoint  # noqa: E402
@@ -77,26 +77,6 @@ def _trainer(name: str):
     return lambda **kw: recipes.train_recipe(name, "mnist-5k", **kw)
 
 
-class TotalFlops(TorchDispatchMode):
-    """Counts the FLOPs of every operation run inside it that torch.utils.flop_counter knows (matmul, conv ...).
-
-    FlopCounterMode's own module tracker fails inside ``autograd.grad`` (the gradient penalty, R1, path length),
-    so this counts with the same per-operation formulas (``flop_registry``) and no module tracking.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.total = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        count = flop_registry.get(func._overloadpacket)
-        if count is not None:
-            self.total += count(*args, **kwargs, out_val=out)
-        return out
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -115,11 +95,40 @@ def measure_model(name: str, device: torch.device, warmup: int, steps: int, fold
     seconds = timed.history.seconds - warm.history.seconds  # the loop's own time: no model building, no file I/O
     peak_memory = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
     images = load_checkpoint(folder / name / CHECKPOINT_NAME)["images"] - images_before
-    with TotalFlops() as counter:
-        train(steps=warmup + steps + 2, resume=True, **common)
+    per_step = count_steps(train, folder / name, warmup + steps, common)
     return {"model": name, "steps": steps, "seconds": seconds, "images_per_s": images / seconds,
             "steps_per_s": steps / seconds, "peak_memory_gib": peak_memory / 2**30 if peak_memory is not None else None,
-            "flops_per_step": counter.total / 2}
+            "ops_per_step": per_step["ops"], "flops_per_step": per_step["flops16"] + per_step["flops32"],
+            "counts": per_step}
+
+
+def count_steps(train, run: Path, done: int, common: dict, n: int = 2) -> dict:
+    """Operations and FLOPs (by precision) of ``n`` steps after ``done``, per step, as gpu_estimate counts them.
+
+    Two copies of the run resume from its checkpoint, one for ``n`` steps and one for ``2 n``: the difference
+    holds the steps alone (building the models and reading the checkpoint cost the same in both).
+    """
+    totals = []
+    for k in (1, 2):
+        copy = run.with_name(f"{run.name}-count{k}")
+        shutil.copytree(run, copy, dirs_exist_ok=True)
+        counter = gpu_estimate.Counter()
+        counter.bucket = gpu_estimate._zero()
+        with counter:
+            train(steps=done + k * n, resume=True, **{**common, "out_dir": copy})
+        totals.append(counter.bucket)
+    return {key: (totals[1][key] - totals[0][key]) / n for key in totals[0]}
+
+
+def estimator_gpu(device: torch.device) -> str | None:
+    """The name of this GPU in gpu_estimate.GPUS (H200: the H100's, the same chip), or None."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    for key, words in (("t4", ("T4",)), ("l4", ("L4",)), ("a100", ("A100",)), ("h100", ("H100", "H200"))):
+        if any(w in name for w in words) and not (key == "l4" and "L40" in name):
+            return key
+    return None
 
 
 def measure_evaluation(device: torch.device, n: int, folder: Path) -> dict:
@@ -151,6 +160,10 @@ def measure_evaluation(device: torch.device, n: int, folder: Path) -> dict:
             "FID (meaningless with stand-in weights)" if weights else "FID": f"{result.value('fid'):.2f}"}
 
 
+def _gpu_label(key: str | None) -> str:
+    return gpu_estimate.GPUS[key][0] if key else "no GPU the estimator knows (n/a)"
+
+
 def _fmt(x: float | None, spec: str, missing: str = "n/a") -> str:
     return missing if x is None else format(x, spec)
 
@@ -173,16 +186,26 @@ def report(args: argparse.Namespace, device: torch.device, speed: dict | None, r
                   "| side | images/s |", "|---|---|", f"| {ref_name} | {ref:.0f} |", f"| {ours_name} | {ours:.0f} |", "",
                   f"ratio ganlib / reference: **{speed['ratio']:.2f}x** (target at least 3x: {verdict})", ""]
     if rows:
+        key = estimator_gpu(device)
         lines += [f"## Every CLI model: {args.steps} steps after {args.warmup} warm-up steps, bundled digits", "",
-                  "| model | images/s | steps/s | peak memory (GiB) | GFLOP per step | fraction of peak bf16 |",
-                  "|---|---|---|---|---|---|"]
+                  "| model | images/s | steps/s | peak memory (GiB) | GFLOP per step | fraction of peak bf16 "
+                  "| operations per step | ms per step | estimate (ms) | µs per operation |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for r in rows:
             achieved = r["flops_per_step"] * r["steps_per_s"]
             fraction = _fmt(peak and achieved / peak, ".2%", "unknown peak")
+            estimate = (f"{gpu_estimate.seconds(r['counts'], key, 0) * 1e3:.2f}-"
+                        f"{gpu_estimate.seconds(r['counts'], key, 1) * 1e3:.2f}") if key else "n/a"
+            ms = 1e3 / r["steps_per_s"]
             lines.append(f"| {r['model']} | {r['images_per_s']:.0f} | {r['steps_per_s']:.1f} | "
-                         f"{_fmt(r['peak_memory_gib'], '.2f')} | {r['flops_per_step'] / 1e9:.2f} | {fraction} |")
+                         f"{_fmt(r['peak_memory_gib'], '.2f')} | {r['flops_per_step'] / 1e9:.2f} | {fraction} | "
+                         f"{r['ops_per_step']:.0f} | {ms:.2f} | {estimate} | {1e3 * ms / max(r['ops_per_step'], 1):.1f} |")
         lines += ["", "Images/s counts the real images the loop consumed (CycleGAN: images of domain X). FLOPs are "
-                  "matrix multiplications and convolutions, forward and backward, as torch.utils.flop_counter counts them.", ""]
+                  "matrix multiplications and convolutions, forward and backward, as torch.utils.flop_counter counts them. "
+                  "Operations per step are the PyTorch operations one step dispatches (benchmarks/gpu_estimate.py's "
+                  f"counter); the estimate is that script's cost model for {_gpu_label(key)}, low-high; µs per operation "
+                  "is the measured step time over its operations, the launch overhead per operation where a step "
+                  "is launch-bound (the model assumes 10-20 µs).", ""]
     if evaluation:
         lines += ["## One full evaluation", "", *[f"- {k}: {v}" for k, v in evaluation.items()], ""]
     if skipped:

@@ -8,7 +8,8 @@ optimiser and number of steps on the same data:
     processes, pinned memory on CUDA), a discriminator ending in nn.Sigmoid with nn.BCELoss, the
     labels built with torch.full every step, and the generator step reusing the D step's fakes.
 (b) ganlib.train.train: data kept in memory (on the GPU when it fits), logits with softplus
-    losses, and on CUDA bf16 autocast, channels_last, fused Adam and cuDNN autotuning.
+    losses, and on CUDA the device plan (ganlib.training.device_plan: bf16 autocast from compute capability
+    8.0, fp16 with loss scaling on a T4 or V100; channels_last, fused Adam), named in its label.
 
 It prints images per second for each and the ratio. Run from the repository root:
 
@@ -27,6 +28,7 @@ from torch import nn
 from ganlib import config, data
 from ganlib.models.dcgan import build_dcgan, pad_to
 from ganlib.train import TrainConfig, train
+from ganlib.training import device_plan
 
 
 def _sync(device: torch.device) -> None:
@@ -109,7 +111,7 @@ def measure(device: torch.device, preset: str | None = None, batch_size: int = 6
     batches = data.InMemoryBatches(images, B, device=device, generator=torch.Generator().manual_seed(0))
     cfg = lambda n: TrainConfig(steps=n, batch_size=B, log_every=max(n, 1), n_snapshot=8)
     train(G, D, batches, cfg(warmup), device=device, progress=False)
-    results["ganlib.train" + (" (bf16, channels_last, fused Adam)" if cuda else " (fp32)")] = timed(
+    results[f"ganlib.train ({device_plan(device).describe()})"] = timed(
         lambda: train(G, D, batches, cfg(steps), device=device, progress=False), device)
 
     speeds = {label: steps * B / seconds for label, seconds in results.items()}

@@ -24,24 +24,61 @@ def gpu_check():
     return module
 
 
+def _counter(gpu_check):
+    counter = gpu_check.gpu_estimate.Counter()
+    counter.bucket = gpu_check.gpu_estimate._zero()
+    return counter
+
+
 def test_flops_of_a_training_step_match_the_closed_form(gpu_check):
     B, n_in, n_out = 4, 8, 16
     layer = nn.Linear(n_in, n_out, bias=False)
     x = torch.randn(B, n_in, requires_grad=True)
-    with gpu_check.TotalFlops() as counter:
+    with _counter(gpu_check) as counter:
         layer(x).sum().backward()
     # forward 2*B*in*out; backward: the input's gradient and the weight's gradient, 2*B*in*out each
-    assert counter.total == 3 * 2 * B * n_in * n_out
+    assert counter.bucket["flops32"] == 3 * 2 * B * n_in * n_out and counter.bucket["flops16"] == 0
 
 
 def test_flops_are_counted_inside_a_double_backward(gpu_check):
     """The gradient penalty's autograd.grad(create_graph=True) is counted, where FlopCounterMode fails."""
     layer = nn.Linear(8, 1, bias=False)
     x = torch.randn(4, 8, requires_grad=True)
-    with gpu_check.TotalFlops() as counter:
+    with _counter(gpu_check) as counter:
         (grad,) = torch.autograd.grad(layer(x).sum(), x, create_graph=True)
         grad.pow(2).sum().backward()
-    assert counter.total > 2 * 4 * 8  # more than the forward alone
+    assert counter.bucket["flops32"] > 2 * 4 * 8  # more than the forward alone
+
+
+def test_the_steps_counted_after_a_resume_agree_with_the_estimators_count(gpu_check, tmp_path, monkeypatch):
+    """Two ways to count a step: gpu_check's difference of two resumed runs, gpu_estimate's cut-short run."""
+    train = gpu_check._trainer("dcgan")
+    common = dict(device="cpu", progress=False, checkpoint_every=0, profile="full", out_dir=tmp_path / "dcgan")
+    train(steps=2, resume=False, **common)
+    per_step = gpu_check.count_steps(train, tmp_path / "dcgan", 2, common)
+    recorder = gpu_check.gpu_estimate.Recorder("t4", str(tmp_path / "counts.json"))
+    monkeypatch.setattr(recorder, "plan", lambda real_plan, fp16_safe: real_plan)  # the CPU's own plan, as above
+    import ganlib.train
+    import ganlib.training
+    from ganlib.training import loop
+    counting = recorder.fit(loop.fit)
+    for module in (loop, ganlib.training, ganlib.train):
+        monkeypatch.setattr(module, "fit", counting)
+    with recorder.counter:
+        train(steps=100, resume=False, **{**common, "out_dir": tmp_path / "other"})
+    counted = recorder.runs[0]["phases"]["step"]
+    assert per_step["flops32"] == pytest.approx(counted["flops32"] / counted["steps"], rel=1e-9)
+    assert per_step["ops"] == pytest.approx(counted["ops"] / counted["steps"], rel=0.05)  # + the loop's bookkeeping
+    assert per_step["flops16"] == 0
+
+
+def test_the_estimators_name_for_each_gpu(gpu_check, monkeypatch):
+    cuda = torch.device("cuda")
+    for name, key in (("Tesla T4", "t4"), ("NVIDIA L4", "l4"), ("NVIDIA L40S", None), ("NVIDIA A100-SXM4-40GB", "a100"),
+                      ("NVIDIA H100 80GB HBM3", "h100"), ("NVIDIA H200", "h100")):
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None, name=name: name)
+        assert gpu_check.estimator_gpu(cuda) == key, name
+    assert gpu_check.estimator_gpu(torch.device("cpu")) is None
 
 
 def test_the_peak_comes_from_the_most_specific_name_or_the_user(gpu_check, monkeypatch):
@@ -58,7 +95,8 @@ def test_the_peak_comes_from_the_most_specific_name_or_the_user(gpu_check, monke
 
 def test_a_cpu_dry_run_writes_the_report_with_every_model(gpu_check, tmp_path):
     path = gpu_check.main(["--device", "cpu", "--steps", "2", "--warmup", "1", "--speed-steps", "2",
-                           "--skip", "evaluation", "--out", str(tmp_path)])
+                           "--skip", "evaluation", "--out", str(tmp_path),
+                           "--budget", "1e9"])  # every model, however busy the machine
     text = path.read_text()
     assert path.parent == tmp_path and path.name.startswith("gpu-check-") and path.suffix == ".md"
     assert "ratio ganlib / reference:" in text and "target at least 3x" in text
@@ -66,8 +104,9 @@ def test_a_cpu_dry_run_writes_the_report_with_every_model(gpu_check, tmp_path):
     models = [row.split("|")[1].strip() for row in rows if row.split("|")[1].strip() in gpu_check.MODELS]
     assert models == list(gpu_check.MODELS)
     for row in rows[-len(models):]:
-        images_per_s, flops = float(row.split("|")[2]), float(row.split("|")[5])
-        assert images_per_s > 0 and flops > 0, row
+        images_per_s, flops, ops = float(row.split("|")[2]), float(row.split("|")[5]), float(row.split("|")[7])
+        assert images_per_s > 0 and flops > 0 and ops > 0, row
+    assert "operations per step" in text and "| n/a |" in text  # no estimate for a CPU
 
 
 def test_an_unknown_model_is_refused(gpu_check, tmp_path):
