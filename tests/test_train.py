@@ -517,3 +517,20 @@ def test_sample_shape_device_and_mode(mode):
     G.eval()
     with torch.no_grad():
         assert torch.equal(x, G(z))
+
+
+def test_a_step_function_without_autocast_trains_under_a_16_bit_plan():
+    """02's exercise step (no autocast keyword) under the plan a T4 gets: it runs, in fp32, instead of a TypeError."""
+    from ganlib.data import ToyBatches, ring8
+    from ganlib.models.mlp import build_mlp_gan
+    from ganlib.train import TrainConfig, train, train_step
+
+    def student_step(G, D, opt_g, opt_d, batches, sample_z, *, k, g_loss):
+        return train_step(G, D, opt_g, opt_d, batches, sample_z, k=k, g_loss=g_loss)
+
+    torch.manual_seed(0)
+    G, D = build_mlp_gan("toy2d", g_hidden=(8,), d_hidden=(8,))
+    history = train(G, D, ToyBatches(ring8(), 8, generator=torch.Generator().manual_seed(0)),
+                    TrainConfig(steps=3, batch_size=8, log_every=1, precision="fp16"), progress=False,
+                    step_fn=student_step)
+    assert len(history.step) == 3 and all(math.isfinite(v) for v in history.d_loss)

@@ -21,6 +21,7 @@ The step functions share one keyword signature, so a notebook can hand its own t
 from __future__ import annotations
 
 import contextlib
+import inspect
 from dataclasses import dataclass
 from typing import Callable, ContextManager
 
@@ -456,8 +457,8 @@ class AlternatingTask:
         cfg, extras = self.cfg, {}
         if cfg.objective != "gan":
             extras.update(d_loss=self.objective.d_loss, gp_weight=self.objective.gp_weight, clip=self.objective.clip)
-        if ctx.autocast is not contextlib.nullcontext:
-            extras["autocast"] = ctx.autocast
+        if ctx.autocast is not contextlib.nullcontext and _accepts(self.step_fn, "autocast"):
+            extras["autocast"] = ctx.autocast  # a step function without the keyword (a student's) runs in fp32
         if self.translator:
             extras["l1_weight"] = cfg.l1_weight
         if self.g_regularizer is not None:
@@ -485,3 +486,9 @@ class AlternatingTask:
 
     def load_state_dict(self, state: dict) -> None:
         pass
+
+
+def _accepts(fn: Callable, name: str) -> bool:
+    """Whether ``fn`` takes a keyword argument ``name`` (by name or through ``**kwargs``)."""
+    params = inspect.signature(fn).parameters.values()
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
