@@ -427,6 +427,7 @@ class AlternatingTask:
                              "whose translations the snapshots show")
         self.step_fn = step_fn or (pix2pix_step if self.translator
                                    else conditional_train_step if self.n_classes is not None else train_step)
+        self.step_takes_autocast = _accepts(self.step_fn, "autocast")  # a student's step may not: it runs in fp32
         self.objective = losses.objective(cfg.objective)
         self.g_loss = losses.generator_loss(cfg.g_loss) if cfg.objective == "gan" else self.objective.g_loss
         self.modules = {"G": G, "D": D, **({"G_ema": G_ema} if G_ema is not None else {})}
@@ -457,8 +458,8 @@ class AlternatingTask:
         cfg, extras = self.cfg, {}
         if cfg.objective != "gan":
             extras.update(d_loss=self.objective.d_loss, gp_weight=self.objective.gp_weight, clip=self.objective.clip)
-        if ctx.autocast is not contextlib.nullcontext and _accepts(self.step_fn, "autocast"):
-            extras["autocast"] = ctx.autocast  # a step function without the keyword (a student's) runs in fp32
+        if ctx.autocast is not contextlib.nullcontext and self.step_takes_autocast:
+            extras["autocast"] = ctx.autocast
         if self.translator:
             extras["l1_weight"] = cfg.l1_weight
         if self.g_regularizer is not None:
