@@ -118,9 +118,9 @@ def test_output_folder_unwritable(tmp_path, capsys):
 
 
 def test_root_refuses_to_grade_without_a_sandbox(monkeypatch, tmp_path):
-    monkeypatch.setattr(grading.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(grading.shutil, "which", lambda name: None)
-    monkeypatch.setattr(grading, "_unprivileged_user", lambda: None)
+    monkeypatch.setattr(grading.sandbox.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(grading.sandbox.shutil, "which", lambda name: None)
+    monkeypatch.setattr(grading.sandbox, "_unprivileged_user", lambda: None)
     with pytest.raises(ValueError, match="refusing to run submissions as root without a sandbox"):
         grading.choose_sandbox("auto", False, ROOT, grading.Limits())
     sandbox, _ = grading.choose_sandbox("auto", True, ROOT, grading.Limits())  # --unsafe-no-sandbox
