@@ -103,7 +103,7 @@ def test_real_statistics_are_cached_and_reused(run_dir, tmp_path, data_root, cap
         extracted.append(len(images))
         return original(extractor, images, *args, **kwargs)
 
-    monkeypatch.setattr(metrics, "extract_features", counting)
+    monkeypatch.setattr(metrics.features, "extract_features", counting)
     args = ("--real", "mnist-5k", "--fake", str(run_dir), "--n", "100")
     first = _evaluate(tmp_path, *args)
     cache, = (data_root / "stats").iterdir()

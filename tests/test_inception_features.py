@@ -188,7 +188,7 @@ def test_a_download_that_cannot_connect_or_gets_no_answer_fails_fast(empty_hub, 
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen()  # accepts connections in the kernel's backlog, never answers
-    monkeypatch.setattr(metrics, "_DOWNLOAD_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(metrics.inception, "_DOWNLOAD_TIMEOUT_S", 0.5)
     try:
         for port in (refused_port, silent.getsockname()[1]):
             monkeypatch.setattr(tfi, "URL_INCEPTION_V3", f"http://127.0.0.1:{port}/{metrics.INCEPTION_WEIGHTS_FILE}")
