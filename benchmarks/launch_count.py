@@ -126,7 +126,8 @@ def ops_per_step(model: str, side: str, folder: Path) -> dict:
 def examples_dcgan_ops(steps: int = 4) -> float:
     """Operations per step of the pytorch/examples DCGAN recipe (train_speed.reference_train), after one warm-up."""
     from ganlib import config, data
-    from ganlib.models.dcgan import build_dcgan, pad_to
+    from ganlib.data import pad_to
+    from ganlib.models.dcgan import build_dcgan
 
     config.seed_everything(0)
     G, D = build_dcgan("mnist32")

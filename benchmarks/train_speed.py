@@ -26,7 +26,8 @@ import torch
 from torch import nn
 
 from ganlib import config, data
-from ganlib.models.dcgan import build_dcgan, pad_to
+from ganlib.data import pad_to
+from ganlib.models.dcgan import build_dcgan
 from ganlib.train import TrainConfig, train
 from ganlib.training import device_plan
 

@@ -191,13 +191,13 @@ def test_toy_name_is_not_an_image_dataset():
 
 def test_bundled_mnist_5k(monkeypatch):
     calls = []
-    real_files = gd.resources.files
+    real_files = gd.images.resources.files
 
     def spy(package):
         calls.append(package)
         return real_files(package)
 
-    monkeypatch.setattr(gd.resources, "files", spy)
+    monkeypatch.setattr(gd.images.resources, "files", spy)
     ds = load_images("mnist-5k")
     assert calls == ["ganlib"]  # read through importlib.resources, not a path next to the source
     assert isinstance(ds, ImageDataset) and ds.name == "mnist-5k" and len(ds) == 5000

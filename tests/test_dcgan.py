@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from ganlib.data import pad_to
 from ganlib.models import dcgan
 from ganlib.models.dcgan import (
     DCGAN_PRESETS,
@@ -16,7 +17,6 @@ from ganlib.models.dcgan import (
     DCGANDiscriminator,
     DCGANGenerator,
     build_dcgan,
-    pad_to,
 )
 
 CONVS = (nn.Conv2d, nn.ConvTranspose2d)

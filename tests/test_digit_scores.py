@@ -6,9 +6,8 @@ import math
 import pytest
 import torch
 
-from ganlib.data import load_mnist_5k
+from ganlib.data import load_mnist_5k, pad_to
 from ganlib.metrics import digit_scores
-from ganlib.models.dcgan import pad_to
 
 pytestmark = pytest.mark.usefixtures("one_thread_per_module")  # see tests/conftest.py
 

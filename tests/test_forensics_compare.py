@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from ganlib import compare, data, forensics
-from ganlib.models.dcgan import build_dcgan, pad_to
+from ganlib.data import pad_to
+from ganlib.models.dcgan import build_dcgan
 from ganlib.models.diffusion import DDPM, DiffusionConfig
 from ganlib.models.vae import VAE
 

@@ -62,7 +62,7 @@ class DigitScores:
 
 
 def _crop_to_28(images: torch.Tensor) -> torch.Tensor:
-    """(N, 1, S, S) with S >= 28 -> the central (N, 1, 28, 28): undoes ``dcgan.pad_to(32)``."""
+    """(N, 1, S, S) with S >= 28 -> the central (N, 1, 28, 28): undoes ``ganlib.data.pad_to(32)``."""
     if images.ndim != 4 or images.shape[1] != 1 or images.shape[2] != images.shape[3] or images.shape[2] < 28:
         raise ValueError(f"digit scores need grey square images (N, 1, S, S) with S >= 28, got {tuple(images.shape)}")
     top = (images.shape[2] - 28) // 2

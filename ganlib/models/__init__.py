@@ -22,14 +22,13 @@ from ganlib.models.dcgan import (
     DCGANDiscriminator,
     DCGANGenerator,
     build_dcgan,
-    pad_to,
 )
 from ganlib.models.mlp import MLP_PRESETS, MLPConfig, MLPDiscriminator, MLPGenerator, build_mlp_gan
 from ganlib.models.patchgan import PatchDiscriminator, patch_map_size, receptive_field
 
 __all__ = [
     "MLPConfig", "MLP_PRESETS", "MLPGenerator", "MLPDiscriminator", "build_mlp_gan",
-    "DCGANConfig", "DCGAN_PRESETS", "DCGANGenerator", "DCGANDiscriminator", "build_dcgan", "pad_to",
+    "DCGANConfig", "DCGAN_PRESETS", "DCGANGenerator", "DCGANDiscriminator", "build_dcgan",
     "ConditionalConfig", "CONDITIONAL_PRESETS", "ConditionalGenerator", "ConcatDiscriminator",
     "ProjectionDiscriminator", "build_conditional_gan", "UNetGenerator",
     "PatchDiscriminator", "receptive_field", "patch_map_size",

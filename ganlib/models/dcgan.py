@@ -18,7 +18,7 @@ Weights start from N(0, 0.02) (convolutions) and N(1, 0.02) (batch-norm scales),
 and 64 px images add one more doubling (8w) at each end. ``D`` returns raw logits: the sigmoid,
 or none at all for a Wasserstein critic, lives inside the loss (:mod:`ganlib.losses`).
 
-MNIST and Fashion-MNIST are 28x28: pad them to 32x32 with :func:`pad_to` before training.
+MNIST and Fashion-MNIST are 28x28: pad them to 32x32 with :func:`ganlib.data.pad_to` before training.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
@@ -39,7 +38,6 @@ __all__ = [
     "DCGANDiscriminator",
     "build_dcgan",
     "init_dcgan_weights_",
-    "pad_to",
 ]
 
 _SIZES = (32, 64)
@@ -234,25 +232,3 @@ def build_dcgan(cfg: DCGANConfig | str = "mnist32", **overrides) -> tuple[DCGANG
         cfg = DCGAN_PRESETS[cfg]
     cfg = dataclasses.replace(cfg, **overrides)  # a fresh, validated copy: presets stay untouched
     return DCGANGenerator(cfg), DCGANDiscriminator(cfg)
-
-
-def pad_to(images: torch.Tensor, size: int = 32, value: float = -1.0) -> torch.Tensor:
-    """Pad images evenly on all sides to ``size`` x ``size``, e.g. MNIST 28x28 -> 32x32.
-
-    The fill is the background: -1 for images scaled to [-1, 1] (black MNIST background), so
-    the digit stays centred and the border is indistinguishable from the rest of the background.
-    An odd margin puts the extra row (column) at the bottom (right).
-
-    Args:
-        images: shape (..., H, W), e.g. (B, C, 28, 28) or one image (C, 28, 28); H, W <= size.
-        size: the target height and width.
-        value: the fill value.
-
-    Returns:
-        Shape (..., size, size), same dtype and device.
-    """
-    assert images.ndim >= 2, f"pad_to expects (..., H, W), got {tuple(images.shape)}"
-    h, w = images.shape[-2:]
-    assert h <= size and w <= size, f"pad_to cannot pad {h}x{w} images to the smaller {size}x{size}"
-    top, left = (size - h) // 2, (size - w) // 2
-    return F.pad(images, (left, size - w - left, top, size - h - top), value=value)  # (..., size, size)
