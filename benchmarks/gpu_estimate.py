@@ -230,15 +230,28 @@ def _progan_phase_steps(progan, cfg, start: int, steps: int) -> dict[str, int]:
     return counts
 
 
-def install(gpu: str, path: str) -> Recorder:
-    """Called by the cell this script puts into a notebook: patch ``fit`` everywhere it is imported, start counting."""
-    import ganlib.train
-    import ganlib.training
+def _loop():
     from ganlib.training import loop
 
+    return loop
+
+
+def fit_holders() -> list:
+    """Every module that holds ``fit`` under that name (imported from the loop), so patching them all counts every
+    run whichever way a notebook starts it (ganlib.train.train, a recipe, fit itself)."""
+    import ganlib.recipes
+    import ganlib.train
+    import ganlib.training
+
+    loop = _loop()
+    return [m for m in (loop, ganlib.training, ganlib.train, ganlib.recipes) if getattr(m, "fit", None) is loop.fit]
+
+
+def install(gpu: str, path: str) -> Recorder:
+    """Called by the cell this script puts into a notebook: patch ``fit`` everywhere it is imported, start counting."""
     recorder = Recorder(gpu, path)
-    counting = recorder.fit(loop.fit)
-    for module in (loop, ganlib.training, ganlib.train):
+    counting = recorder.fit(_loop().fit)
+    for module in fit_holders():
         module.fit = counting
     recorder.counter.__enter__()  # stays on for the rest of the kernel's life (cells run on one thread)
     return recorder
@@ -347,6 +360,19 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _kept(args) -> dict:
+    """The notebooks of an earlier ``--json`` file that ``--update`` keeps, in course order with the new ones."""
+    if not args.update:
+        return {}
+    if args.json is None or not args.json.exists():
+        raise SystemExit("--update needs --json FILE naming an earlier result to update")
+    earlier = json.loads(args.json.read_text())
+    if (earlier.get("gpu"), earlier.get("profile")) != (args.gpu, args.profile):
+        raise SystemExit(f"{args.json} holds --gpu {earlier.get('gpu')} --profile {earlier.get('profile')}; "
+                         f"--update adds to a result of the same GPU and profile only")
+    return earlier["notebooks"]
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gpu", choices=sorted(GPUS), default="t4")
@@ -354,10 +380,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--notebooks", nargs="*", help="prefixes such as 03 08b (default: all)")
     parser.add_argument("--json", type=Path, help="also write the counts and the estimate here")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the other notebooks already in --json (same GPU and profile); replace only these")
     args = parser.parse_args(argv)
     result = {"gpu": args.gpu, "gpu_name": GPUS[args.gpu][0], "profile": args.profile, "torch": torch.__version__,
               "model": {"t_op_s": T_OP, "efficiency": EFFICIENCY, "peak_tflops": GPUS[args.gpu][2:]},
-              "notebooks": {}}
+              "notebooks": _kept(args)}
     with tempfile.TemporaryDirectory() as tmp:
         for path in notebooks(args.notebooks):
             counts = count_notebook(path, args.gpu, args.profile, args.timeout, Path(tmp))
@@ -365,6 +393,7 @@ def main(argv: list[str] | None = None) -> dict:
                                               "skipped": counts["skipped"], "counts": counts,
                                               "cpu_seconds": counts["cpu_seconds"]}
             print(f"{path.stem}: counted in {counts['cpu_seconds']:.0f} s", file=sys.stderr, flush=True)
+            result["notebooks"] = dict(sorted(result["notebooks"].items()))
             if args.json:  # after every notebook, so a long run keeps what it has
                 args.json.write_text(json.dumps(result, indent=1))
     print(table(result))

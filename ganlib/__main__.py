@@ -26,63 +26,81 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from ganlib import config, data
 from ganlib.metrics import InceptionWeightsUnavailable
-from ganlib.recipes import CYCLEGAN, CYCLEGAN_DESCRIPTION, GROWING, LIKELIHOOD, MODELS
-from ganlib.train import CheckpointError, NonFiniteLossError
+from ganlib.recipes import RECIPES
+from ganlib.runs import RunError
 from ganlib.training import distributed
+from ganlib.training.checkpoint import CHECKPOINT_NAME, CheckpointError
+from ganlib.training.loop import NonFiniteLossError
 from ganlib.training.plan import PRECISIONS
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ganlib", description="The GAN course's command line.")
     sub = p.add_subparsers(dest="command", required=True)
+    _train_parser(sub)
+    _evaluate_parser(sub)
+    _course_parser(sub)
+    return p
 
+
+#: Options of some recipes only: flag -> (help, type); their default None means "the recipe's own".
+_RECIPE_OPTIONS = {
+    "k": ("discriminator (critic) steps per generator step (default: by model)", int),
+    "g_loss": ("generator loss: non-saturating (default) or saturating", str),
+    "ema_half_life": ("half-life in images of the EMA generator that draws the samples (default 10000; "
+                      "0 = no averaging)", float),
+    "lambda_cyc": ("weight of the cycle loss (default 10)", float),
+    "lambda_id": ("weight of the identity loss relative to --lambda-cyc (default 0.5; 0 = off)", float),
+    "pool_size": ("past fakes each discriminator sees (default 50)", int),
+}
+
+
+def _train_parser(sub) -> None:
     t = sub.add_parser("train", help="train a GAN and write samples, curves, history and a checkpoint")
-    t.add_argument("model", help="; ".join([*(f"{name}: {r.description}" for name, r in MODELS.items()),
-                                            *(f"{name}: {text}" for name, text in GROWING.items()),
-                                            *(f"{name}: {text}" for name, text in LIKELIHOOD.items()),
-                                            f"{CYCLEGAN}: {CYCLEGAN_DESCRIPTION}"]))
+    t.add_argument("model", metavar="MODEL",
+                   help="; ".join(f"{name}: {r.description}" for name, r in RECIPES.items()))
     t.add_argument("--dataset", default=None, help=f"one of: {', '.join(data.dataset_names())} (default mnist-5k, "
                    "bundled); for cyclegan a domain pair (default mnist-typeset, offline)")
     t.add_argument("--out", default=None, help="output folder (default runs/MODEL-DATASET)")
     t.add_argument("--steps", type=int, default=None, help="generator steps in total (default: by profile)")
-    t.add_argument("--profile", default="auto", help="smoke, quick, colab, full or auto (default auto: GANLIB_PROFILE, else colab on CUDA, quick elsewhere; full is opt-in)")
+    t.add_argument("--profile", default="auto", help="smoke, quick, colab, full or auto (default auto: GANLIB_PROFILE, "
+                   "else colab on CUDA, quick elsewhere; full is opt-in)")
     t.add_argument("--device", default="auto", help="auto, cuda, mps or cpu (default auto)")
     t.add_argument("--precision", default="auto", choices=list(PRECISIONS),
                    help="auto (default: the device plan: bf16 on GPUs of compute capability >= 8.0, fp16 with loss "
                         "scaling on a T4 or V100, fp32 on the CPU), bf16, fp16 or fp32")
     t.add_argument("--compile", action="store_true",
                    help="torch.compile the networks a step does not differentiate twice (CUDA sm >= 7.0 or the CPU)")
-    t.add_argument("--k", type=int, default=None, help="discriminator (critic) steps per generator step (default: by model)")
-    t.add_argument("--g-loss", default="non-saturating", choices=["non-saturating", "saturating"],
-                   help="generator loss of the vanilla and dcgan models (default non-saturating)")
-    t.add_argument("--ema-half-life", type=float, default=10_000.0,
-                   help="half-life in images of the EMA generator that draws the samples (default 10000; 0 = no averaging)")
     t.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: by model)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     t.add_argument("--checkpoint-every", type=int, default=500, help="write a checkpoint every N steps (default 500)")
-    t.add_argument("--lambda-cyc", type=float, default=10.0, help="cyclegan: weight of the cycle loss (default 10)")
-    t.add_argument("--lambda-id", type=float, default=0.5,
-                   help="cyclegan: weight of the identity loss relative to --lambda-cyc (default 0.5; 0 = off)")
-    t.add_argument("--pool-size", type=int, default=50, help="cyclegan: past fakes each discriminator sees (default 50)")
+    for option, (text, kind) in _RECIPE_OPTIONS.items():
+        takers = [name for name, r in RECIPES.items() if option in r.options]
+        extra = {"choices": ["non-saturating", "saturating"]} if option == "g_loss" else {}
+        t.add_argument("--" + option.replace("_", "-"), type=kind, default=None, **extra,
+                       help=f"{', '.join(takers)}: {text}")
     t.add_argument("--sampling-steps", type=int, default=50,
                    help="ddpm: network evaluations per sample in samples.png, DDIM (default 50; 1000 = ancestral)")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+
+def _evaluate_parser(sub) -> None:
     e = sub.add_parser("evaluate", help="FID, KID, IS and precision/recall of a trained run or a folder of images "
                        "against a dataset or a folder; prints a table, writes JSON")
     e.add_argument("--real", required=True, help=f"a dataset ({', '.join(data.IMAGE_DATASETS)}) or a folder of "
                    ".png/.jpg/.jpeg images (searched with its subfolders)")
-    e.add_argument("--fake", required=True, help="a run folder of `python -m ganlib train` (vanilla, dcgan, wgan, "
-                   "wgan-gp: its EMA generator is sampled; vae; ddpm) or a folder of images")
+    e.add_argument("--fake", required=True, help=f"a run folder of `python -m ganlib train` ({', '.join(RECIPES)}: "
+                   "rebuilt from its checkpoint and sampled; a cgan's classes in turn, a cyclegan's test images "
+                   "translated) or a folder of images")
     e.add_argument("--metrics", default="fid", help="comma-separated, from fid,kid,is,pr (default fid). The real "
-                   "set's mean and covariance are cached under data/stats/ ($GANLIB_DATA/stats when set); kid and pr need "
-                   "the real features "
-                   "themselves, which are recomputed each time")
+                   "set's mean and covariance are cached under data/stats/ ($GANLIB_DATA/stats when set); kid and pr "
+                   "need the real features themselves, which are recomputed each time")
     e.add_argument("--n", type=int, default=50_000, help="images to sample from a run or read from --fake (default "
                    "50000); the real side uses at most as many, all of a smaller set")
     e.add_argument("--inception-weights", default=None, metavar="FILE", help="torch-fidelity's FID Inception weights "
@@ -97,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
                    "DDIM (default 50; 0 = all T, ancestral)")
     e.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
+
+def _course_parser(sub) -> None:
     c = sub.add_parser("course", help="course tooling for instructors")
     csub = c.add_subparsers(dest="course_command", required=True)
     b = csub.add_parser("build", help="write notebooks/ (student versions) from solutions/")
@@ -120,6 +140,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="inject another parameter, e.g. -p DATASET=mnist (repeatable)")
     r.add_argument("--cell-timeout", type=float, default=None, help="seconds one cell may run (default: no limit)")
     r.add_argument("--root", default=".", help="course repository root (default: current folder)")
+    _grade_parser(csub)
+
+
+def _grade_parser(csub) -> None:
     g = csub.add_parser("grade", help="grade student notebooks with the hidden tests, each in a sandbox; "
                         "write a CSV and a JSON report")
     g.add_argument("submissions", nargs="+", help="student notebooks (.ipynb) and folders of them; a notebook is "
@@ -137,148 +161,103 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--unsafe-no-sandbox", action="store_true", help="as root, grade even when no sandbox works")
     g.add_argument("--root", default=".", help="course repository root (default: current folder)")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return p
+
+
+def _options(args: argparse.Namespace, chosen) -> dict:
+    """The keywords for :func:`ganlib.recipes.train` from the flags; a recipe option given to a recipe that does
+    not take it is an error (ValueError naming the ones it takes)."""
+    given = {o: getattr(args, o) for o in _RECIPE_OPTIONS if getattr(args, o) is not None}
+    ignored = [o for o in given if o not in chosen.options]
+    if ignored:
+        takes = ", ".join("--" + o.replace("_", "-") for o in chosen.options)
+        raise ValueError(f"{', '.join('--' + o.replace('_', '-') for o in ignored)} do not apply to {chosen.name}"
+                         + (f"; its options are {takes}" if takes else ""))
+    common = {"steps": args.steps, "seed": args.seed, "batch_size": args.batch_size,
+              "checkpoint_every": args.checkpoint_every, "progress": not args.no_progress,
+              "precision": args.precision, "compile": args.compile}
+    return {**{k: v for k, v in common.items() if v is not None}, **given}
 
 
 def _train(args: argparse.Namespace) -> int:
-    import torch
+    from ganlib import recipes
 
-    from ganlib import recipes, viz
-    from ganlib import train as training
-    if args.dataset is None:
-        args.dataset = "mnist-typeset" if args.model == CYCLEGAN else "mnist-5k"
-    recipes.check_choice(args.model, args.dataset)  # before anything is written
-    if args.model in (CYCLEGAN, *GROWING, *LIKELIHOOD):
-        ignored = [flag for flag, value, default in (("--k", args.k, None), ("--g-loss", args.g_loss, "non-saturating"),
-                                                     ("--ema-half-life", args.ema_half_life, 10_000.0))
-                   if value != default]
-        if ignored:
-            raise ValueError(f"{', '.join(ignored)} do not apply to {args.model}"
-                             + ("; its options are --lambda-cyc, --lambda-id and --pool-size" if args.model == CYCLEGAN
-                                else ""))
-    toy = args.dataset in data.TOY_DATASETS
+    chosen = recipes.recipe(args.model)
+    args.dataset = args.dataset or chosen.default_dataset
+    chosen.check(args.dataset)  # before anything is written
+    options = _options(args, chosen)
     profile = config.resolve_profile(args.profile)
     world, device = distributed.init_from_env(args.device)  # several processes under torchrun, else one
     out = Path(args.out or f"runs/{args.model}-{args.dataset}")
-    if args.resume and not (out / training.CHECKPOINT_NAME).exists():
-        raise ValueError(f"--resume given but there is no checkpoint at {out / training.CHECKPOINT_NAME}")
-    if not args.resume and (out / training.CHECKPOINT_NAME).exists():
+    if args.resume and not (out / CHECKPOINT_NAME).exists():
+        raise ValueError(f"--resume given but there is no checkpoint at {out / CHECKPOINT_NAME}")
+    if not args.resume and (out / CHECKPOINT_NAME).exists():
         raise ValueError(f"{out} already holds a run; add --resume to continue it, or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-
     if world.main:
         on = f"{world.size} processes ({device.type}), batch split over them" if world.distributed else f"device {device}"
         print(f"training {args.model} on {args.dataset}: profile {profile}, {on}, out {out}")
-    if args.model == CYCLEGAN:
-        return _write_cyclegan(args, out, profile, device)
-    if args.model in GROWING or args.model in LIKELIHOOD:
-        return _write_image_model(args, out, profile, device)
-    run = recipes.train_recipe(
-        args.model, args.dataset, out_dir=out, profile=profile, device=device, resume=args.resume, steps=args.steps,
-        seed=args.seed, k=args.k, g_loss=args.g_loss, batch_size=args.batch_size, ema_half_life=args.ema_half_life,
-        checkpoint_every=args.checkpoint_every, progress=not args.no_progress, precision=args.precision,
-        compile=args.compile,
-    )
-    if not world.main:
-        return 0  # rank 0 writes the samples, curves and history
-    history, G_ema, cfg = run.history, run.G_ema, run.cfg
-    conditional = MODELS[args.model].family == "conditional" and not toy
-    history.save_json(out / "history.json")
-    fig = viz.plot_history(history, title=f"{args.model} on {args.dataset}")
-    fig.savefig(out / "losses.png", dpi=100)
-    n = 2000 if toy else 100 if conditional else 64  # conditional: 10 per class, one class per column
-    samples = training.sample(G_ema, n, generator=torch.Generator().manual_seed(args.seed))
-    if toy:
-        mixture = data.TOY_DATASETS[args.dataset]()
-        real = mixture.sample(2000, torch.Generator().manual_seed(args.seed))
-        coverage = data.count_modes(samples, mixture)
-        fig = viz.plot_2d(samples, real, D=run.D, title=f"step {cfg.steps}: {coverage}")
-        fig.savefig(out / "samples.png", dpi=100)
-        print(f"mode coverage: {coverage}")
-    else:
-        viz.save_image_grid(samples, out / "samples.png", nrow=10 if conditional else 8)
-    last = {name: round(getattr(history, name)[-1], 4) for name in history.METRICS} if history.step else {}
-    print(f"final {last}")
-    print(f"wrote {out / 'samples.png'}, {out / 'losses.png'}, {out / 'history.json'}, {out / training.CHECKPOINT_NAME}")
+    run = recipes.train(args.model, args.dataset, out_dir=out, profile=profile, device=device, resume=args.resume,
+                        **options)
+    if world.main:  # rank 0 writes the samples, curves and history
+        _write_outputs(args, chosen, run, out)
     return 0
 
 
-def _write_cyclegan(args: argparse.Namespace, out: Path, profile: str, device) -> int:
-    """Train CycleGAN, then write both directions' grids, the curves, the history and the checkpoint."""
+def _write_outputs(args: argparse.Namespace, chosen, run, out: Path) -> None:
+    """samples (.png), losses.png and history.json of a finished run; the final values and the files written."""
+    from ganlib import viz
+
+    history = run.history
+    history.save_json(out / "history.json")
+    title = f"{args.model} on {args.dataset}"
+    fig = viz.plot_history(history, title=title) if chosen.panels is None else viz.plot_series(history, chosen.panels,
+                                                                                                title=title)
+    fig.savefig(out / "losses.png", dpi=100)
+    if run.kind == "translation":
+        written = _write_translations(run, out)
+    elif args.dataset in data.TOY_DATASETS:
+        written = _write_points(args, run, out)
+    else:
+        n, nrow = (100, 10) if run.kind == "conditional" else (64, 8)  # conditional: one class per column
+        started = time.perf_counter()
+        samples = run.sample(n, seed=args.seed, sampling_steps=args.sampling_steps)
+        how = f", {args.sampling_steps} network evaluations each" if run.kind == "ddpm" else ""
+        print(f"sampled {n} images in {time.perf_counter() - started:.1f} s{how}")
+        viz.save_image_grid(samples, out / "samples.png", nrow=nrow)
+        written = str(out / "samples.png")
+    series = next(iter(chosen.panels.values())) if chosen.panels else list(history.METRICS)
+    print(f"final {({n: round(getattr(history, n)[-1], 4) for n in series} if history.step else {})}")
+    print(f"wrote {written}, {out / 'losses.png'}, {out / 'history.json'}, {out / CHECKPOINT_NAME}")
+
+
+def _write_points(args: argparse.Namespace, run, out: Path) -> str:
+    """A toy run: 2,000 points of G_ema over the real mixture and D's decision surface, and the modes covered."""
     import torch
 
-    from ganlib import recipes, viz
-    from ganlib import train as training
+    from ganlib import viz
 
-    run = recipes.train_cyclegan(
-        args.dataset, out_dir=out, profile=profile, device=device, resume=args.resume, steps=args.steps,
-        seed=args.seed, batch_size=args.batch_size, lambda_cyc=args.lambda_cyc, lambda_id=args.lambda_id,
-        pool_size=args.pool_size, checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
-        precision=args.precision, compile=args.compile,
-    )
-    if not distributed.current().main:
-        return 0  # rank 0 writes the samples, curves and history
-    run.history.save_json(out / "history.json")
-    fig = viz.plot_series(run.history, {"generators (unweighted terms)": ["g_gan", "cycle", "identity"],
-                                        "discriminators": ["d_x_loss", "d_y_loss"]},
-                          title=f"cyclegan on {args.dataset}")
-    fig.savefig(out / "losses.png", dpi=100)
+    mixture = data.TOY_DATASETS[args.dataset]()
+    samples = run.sample(2000, seed=args.seed)
+    real = mixture.sample(2000, torch.Generator().manual_seed(args.seed))
+    coverage = data.count_modes(samples, mixture)
+    viz.plot_2d(samples, real, D=run.D, title=f"step {run.cfg.steps}: {coverage}").savefig(out / "samples.png", dpi=100)
+    print(f"mode coverage: {coverage}")
+    return str(out / "samples.png")
+
+
+def _write_translations(run, out: Path) -> str:
+    """CycleGAN: for each direction, 8 test images, their translations and the translations back."""
+    import torch
+
+    from ganlib import sampling, viz
+
     n = 8
     x, y = run.pair.test_x.images[:n], run.pair.test_y.images[:n]
     for name, real, there, back in (("x2y", x, run.G, run.F), ("y2x", y, run.F, run.G)):
-        translated = training.translate(there, real)
-        rows = torch.cat([real, translated, training.translate(back, translated)])  # real, translated, cycled
+        translated = sampling.translate(there, real)
+        rows = torch.cat([real, translated, sampling.translate(back, translated)])  # real, translated, cycled
         viz.save_image_grid(rows, out / f"samples_{name}.png", nrow=n)
-    h = run.history
-    last = {name: round(getattr(h, name)[-1], 4) for name in ("g_gan", "cycle", "identity", "d_loss")} if h.step else {}
-    print(f"final {last}")
-    print(f"wrote {out / 'samples_x2y.png'} (rows: x, G(x), F(G(x))), {out / 'samples_y2x.png'} (y, F(y), G(F(y))), "
-          f"{out / 'losses.png'}, {out / 'history.json'}, {out / training.CHECKPOINT_NAME}")
-    return 0
-
-
-#: The curves each single-generator family writes to losses.png: panel title -> history series.
-_PANELS = {
-    "progan": {"losses": ["d_loss", "g_loss"], "resolution": ["resolution"], "fade-in": ["alpha"]},
-    "stylegan": {"losses": ["d_loss", "g_loss"], "regularisers": ["r1", "pl", "pl_mean"]},
-    "vae": {"negative ELBO (bits/dim)": ["bits_per_dim"], "terms (nats)": ["recon", "kl"]},
-    "ddpm": {"L_simple": ["loss"]},
-}
-
-
-def _write_image_model(args: argparse.Namespace, out: Path, profile: str, device) -> int:
-    """Train ProGAN, StyleGAN, the VAE or the DDPM, then write samples, the curves, the history and the checkpoint."""
-    import time
-
-    import torch
-
-    from ganlib import compare, recipes, viz
-    from ganlib import train as training
-
-    trainer = {"progan": recipes.train_progan, "stylegan": recipes.train_stylegan, "vae": recipes.train_vae,
-               "ddpm": recipes.train_ddpm}[args.model]
-    extra = {"batch_size": args.batch_size} if args.batch_size else {}
-    run = trainer(args.dataset, out_dir=out, profile=profile, device=device, resume=args.resume, steps=args.steps,
-                  seed=args.seed, checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
-                  precision=args.precision, compile=args.compile, **extra)
-    if not distributed.current().main:
-        return 0  # rank 0 writes the samples, curves and history
-    run.history.save_json(out / "history.json")
-    panels = _PANELS[args.model]
-    viz.plot_series(run.history, panels, title=f"{args.model} on {args.dataset}").savefig(out / "losses.png", dpi=100)
-    generator, started = torch.Generator().manual_seed(args.seed), time.perf_counter()
-    if args.model in GROWING:  # G_ema on fixed z
-        with torch.no_grad():
-            samples = training.sample(run.G_ema, 64, z=torch.randn(64, run.G_ema.cfg.latent_dim, generator=generator))
-    else:
-        samples = compare.draw(run.sampler, 64, generator=generator, steps=args.sampling_steps)
-    how = f", {args.sampling_steps} network evaluations each" if args.model == "ddpm" else ""
-    print(f"sampled 64 images in {time.perf_counter() - started:.1f} s{how}")
-    viz.save_image_grid(samples, out / "samples.png", nrow=8)
-    h, first = run.history, next(iter(panels.values()))
-    print(f"final {({n: round(getattr(h, n)[-1], 4) for n in first} if h.step else {})}")
-    print(f"wrote {out / 'samples.png'}, {out / 'losses.png'}, {out / 'history.json'}, {out / training.CHECKPOINT_NAME}")
-    return 0
+    return f"{out / 'samples_x2y.png'} (rows: x, G(x), F(G(x))), {out / 'samples_y2x.png'} (y, F(y), G(F(y)))"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -311,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                 return pack.main_pack(Path(args.root), args.out)
             return notebooks.main_build(Path(args.root), check=args.check, repository=args.repository, ref=args.ref)
     except (ValueError, data.DatasetUnavailableError, CheckpointError, NonFiniteLossError,
-            InceptionWeightsUnavailable) as e:
+            InceptionWeightsUnavailable, RunError) as e:
         # ganlib's own errors say what went wrong and what to do: print that, not a traceback (once under torchrun)
         if os.environ.get("RANK", "0") == "0":
             print(f"error: {e}", file=sys.stderr)

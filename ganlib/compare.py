@@ -4,7 +4,7 @@ The lecture's comparison table (lecture A, "GANs vs VAEs vs Diffusion"; lecture 
 generative models") has rows for quality, diversity, stability, likelihood and sampling speed. Each row
 becomes a number here, measured the same way for every family:
 
-- :func:`draw` samples n images from a DCGAN generator, a VAE or a DDPM (ancestral or DDIM);
+- :func:`ganlib.sampling.draw` samples n images from a DCGAN generator, a VAE or a DDPM (ancestral or DDIM);
 - :func:`seconds_per_image` times that, per image, for a given number of network evaluations;
 - :func:`bits_per_dim` is the likelihood bound where one exists (the VAE's negative ELBO, the DDPM's
   variational bound) and ``None`` for a GAN, which defines no density;
@@ -21,40 +21,9 @@ import torch
 from torch import nn
 
 from ganlib import forensics, likelihood, metrics
+from ganlib.sampling import draw, family_of
 
-__all__ = ["family_of", "draw", "seconds_per_image", "bits_per_dim", "vae_bits_per_dim", "Scores", "score"]
-
-
-def family_of(model: nn.Module) -> str:
-    """"vae", "ddpm" or "gan" (anything with ``cfg.latent_dim`` that maps z to an image)."""
-    from ganlib.models.diffusion import DDPM
-    from ganlib.models.vae import VAE
-
-    return "vae" if isinstance(model, VAE) else "ddpm" if isinstance(model, DDPM) else "gan"
-
-
-@torch.no_grad()
-def draw(model: nn.Module, n: int, *, generator: torch.Generator, steps: int | None = None,
-         batch_size: int = 500) -> torch.Tensor:
-    """n samples (n, C, 32, 32) in [-1, 1] on the CPU, in batches.
-
-    Args:
-        model: a DCGAN-style generator (eval mode), a :class:`~ganlib.models.vae.VAE` or a
-            :class:`~ganlib.models.diffusion.DDPM`.
-        steps: the DDPM's network evaluations per sample: None = all T (ancestral), fewer = DDIM.
-    """
-    from ganlib.training.gan import sample
-
-    family, out = family_of(model), []
-    for start in range(0, n, batch_size):
-        b = min(batch_size, n - start)
-        if family == "gan":
-            out.append(sample(model, b, generator=generator))
-        elif family == "vae":
-            out.append(model.sample(b, generator=generator).cpu())
-        else:
-            out.append(model.sample(b, steps, generator=generator).cpu())
-    return torch.cat(out).float().clamp(-1, 1)
+__all__ = ["seconds_per_image", "bits_per_dim", "vae_bits_per_dim", "Scores", "score"]
 
 
 def seconds_per_image(model: nn.Module, *, steps: int | None = None, n: int = 16, repeats: int = 1) -> float:

@@ -517,7 +517,7 @@ def load_domains(
         name: one of :data:`DOMAIN_PAIRS`.
         root: the download folder of the CycleGAN sets; see :func:`ganlib.data.data_root`.
         size: image height and width. Digits: 28 (default) or 32 (padded with the black
-            background, like ``dcgan.pad_to``). CycleGAN sets: default 128 (the paper uses 256);
+            background, like ``ganlib.data.pad_to``). CycleGAN sets: default 128 (the paper uses 256);
             images are resized by their shorter side with antialiasing and centre-cropped.
         seed: the splits and the typeset digits; the same seed gives the same pair.
         download: CycleGAN sets only: allow downloading a missing set.

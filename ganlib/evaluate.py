@@ -3,8 +3,9 @@
 The three steps of :mod:`ganlib.metrics` (DESIGN.md rule 10), on whole image sets:
 
 1. images: the real set is a dataset name (``mnist-5k`` is bundled) or a folder of images; the fake
-   set is a folder of images or a run folder written by ``python -m ganlib train``, whose EMA
-   generator is rebuilt from ``checkpoint.pt`` (:func:`load_run_generator`) and sampled with a seed.
+   set is a folder of images or a run folder written by ``python -m ganlib train`` (any of its models), rebuilt
+   from ``checkpoint.pt`` by :func:`ganlib.load_run` and drawn from with a seed (a cgan's classes in turn, a
+   cyclegan's test images translated).
 2. features: torch-fidelity's FID Inception-v3 (:func:`ganlib.metrics.inception_v3_features`, the
    network of published scores) or, for digits, the shipped MNIST classifier (offline; its FID and
    IS are comparable between models of this course only).
@@ -50,9 +51,10 @@ from ganlib.metrics import (
     precision_recall,
     real_statistics,
 )
+from ganlib.runs import load_run
 
-__all__ = ["METRICS", "FEATURES", "IMAGE_SUFFIXES", "EvaluationError", "Evaluation", "load_run_generator",
-           "sample_images", "read_image_folder", "evaluate", "main_evaluate"]
+__all__ = ["METRICS", "FEATURES", "IMAGE_SUFFIXES", "EvaluationError", "Evaluation", "read_image_folder", "evaluate",
+           "main_evaluate"]
 
 #: The scores ``evaluate`` computes, by their CLI names (``pr`` gives two rows: precision and recall).
 METRICS = ("fid", "kid", "is", "pr")
@@ -63,11 +65,6 @@ _PIL_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr")
 _DIGIT_DATASETS = ("mnist", "mnist-5k")
 _DIGIT_SIZES = (28, 32)  # MNIST, and MNIST padded to 32 px as the convolutional recipes train on it
 _REAL_SUBSET_SEED = 0  # which real images a smaller --n keeps: fixed, so the cached statistics are reused
-# The image shapes the recipes train on: the MNISTs (raw for the MLP, padded to 32 px for the
-# convolutional families) and CIFAR-10.
-_RUN_SHAPES = ((1, 28, 28), (1, 32, 32), (3, 32, 32))
-_RUN_MODELS = ("vanilla", "dcgan", "wgan", "wgan-gp")  # the unconditional image recipes a run can be rebuilt from
-_RUN_KINDS = (*_RUN_MODELS, "vae", "ddpm")  # with the likelihood models of notebook 09
 _RUN_FILES = ("checkpoint.pt", "history.json")  # a folder holding either is a run (its samples.png is not a fake set)
 
 
@@ -78,113 +75,6 @@ class EvaluationError(ValueError):
 # ---------------------------------------------------------------------------------------------
 # Images: a trained run, a folder, a dataset
 # ---------------------------------------------------------------------------------------------
-
-def load_run_generator(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """The EMA generator of a run written by ``python -m ganlib train`` (vanilla, dcgan, wgan, wgan-gp), or the
-    network that samples a ``vae`` run (the VAE) or a ``ddpm`` run (its EMA network).
-
-    A checkpoint does not name its recipe, so the generator is rebuilt with the recipes' own
-    builders (:func:`ganlib.recipes.build_models`) for each image shape the recipes train on, and
-    the one whose parameters the checkpoint's ``G_ema`` (else ``G``) fills exactly is kept.
-
-    Args:
-        run_dir: the run folder (holding ``checkpoint.pt``).
-        device: where to put the generator.
-
-    Returns:
-        ``(G, info)``: G in eval mode without gradients; ``info`` holds ``model`` (the recipe name),
-        ``objective``, ``shape`` (C, H, W) and ``step``.
-
-    Raises:
-        EvaluationError: no checkpoint in ``run_dir``, or a run of another kind (conditional,
-            CycleGAN, ProGAN, StyleGAN, 2-D points); the message says to pass a folder of images.
-        ganlib.train.CheckpointError: the checkpoint is corrupt or not a ganlib checkpoint.
-    """
-    from ganlib.recipes import MODELS, build_models
-    from ganlib.train import CHECKPOINT_NAME, load_checkpoint
-
-    path = Path(run_dir) / CHECKPOINT_NAME
-    if not path.is_file():
-        raise EvaluationError(f"{run_dir} holds no {CHECKPOINT_NAME}: pass a run folder written by "
-                              "`python -m ganlib train` or a folder of images")
-    state = load_checkpoint(path)
-    task = state.get("task", {}).get("name", "gan")
-    other = (f"evaluate samples the unconditional image models ({', '.join(_RUN_KINDS)}) only; "
-             "sample the run yourself, save the images to a folder and pass --fake FOLDER")
-    if task in ("vae", "ddpm"):
-        return _likelihood_sampler(state, task, path, device)
-    if task != "gan":
-        raise EvaluationError(f"{path} is a {task} run: {other}")
-    weights = state.get("G_ema", state.get("G"))
-    objective = state.get("config", {}).get("objective", "gan")
-    if not isinstance(weights, dict):
-        raise EvaluationError(f"{path} holds no generator (G_ema or G): {other}")
-    # The objective tells wgan and wgan-gp apart; the architecture (MLP or DCGAN) and the image shape
-    # are whichever build the checkpoint's weights fill exactly.
-    for shape in _RUN_SHAPES:
-        for name in (n for n in _RUN_MODELS if MODELS[n].objective == objective):
-            G, _ = build_models(name, shape)
-            try:
-                G.load_state_dict(weights)
-            except RuntimeError:  # missing or unexpected keys, other shapes: another architecture
-                continue
-            info = {"model": name, "objective": objective, "shape": shape, "step": int(state.get("step", 0))}
-            return G.requires_grad_(False).to(device).eval(), info
-    raise EvaluationError(f"{path} holds a generator that none of {', '.join(_RUN_MODELS)} builds for images of "
-                          f"shape {', '.join(str(s) for s in _RUN_SHAPES)} (a conditional or toy run?): {other}")
-
-
-def _likelihood_sampler(state: dict, task: str, path: Path, device) -> tuple[nn.Module, dict]:
-    """The VAE, or the DDPM's EMA network, of a ``python -m ganlib train vae|ddpm`` run (its default sizes)."""
-    from ganlib.recipes import build_likelihood_model
-
-    weights = state.get("vae" if task == "vae" else "model_ema")
-    for channels in (1, 3):
-        net = build_likelihood_model(task, {"channels": channels})
-        try:
-            net.load_state_dict(weights)
-        except (RuntimeError, TypeError):  # other sizes
-            continue
-        info = {"model": task, "objective": "ELBO" if task == "vae" else "L_simple", "shape": (channels, 32, 32),
-                "step": int(state.get("step", 0))}
-        return net.requires_grad_(False).to(device).eval(), info
-    raise EvaluationError(f"{path} holds a {task} of other sizes than `python -m ganlib train {task}` builds: sample it "
-                          "yourself, save the images to a folder and pass --fake FOLDER")
-
-
-@torch.no_grad()
-def sample_images(G: nn.Module, n: int, *, batch_size: int = 100, seed: int = 0, progress: bool = False,
-                  sampling_steps: int | None = 50) -> torch.Tensor:
-    """``n`` images of an unconditional G(z), a VAE or a DDPM, drawn in batches from one seeded noise stream.
-
-    Args:
-        G: a generator with ``G.cfg.latent_dim``, a :class:`~ganlib.models.vae.VAE` or a
-            :class:`~ganlib.models.diffusion.DDPM`, on any device.
-        n: how many images.
-        batch_size: images per forward pass.
-        seed: seeds the noise (z, or the DDPM's x_T and steps), drawn on the CPU (the same images on any device).
-        progress: show a progress bar.
-        sampling_steps: the DDPM's network evaluations per image (DDIM; None or T: ancestral).
-
-    Returns:
-        (n, C, H, W) float32 images on the CPU.
-    """
-    from ganlib.compare import draw, family_of
-    from ganlib.train import sample
-    from ganlib.progress import progress_bar
-
-    generator = torch.Generator().manual_seed(seed)
-    starts = range(0, n, batch_size)
-    chunks = []
-    for start in progress_bar(starts, initial=0, total=len(starts), desc="sampling", enabled=progress):
-        b = min(batch_size, n - start)
-        if family_of(G) == "gan":
-            z = torch.randn(b, G.cfg.latent_dim, generator=generator)  # (B, latent_dim)
-            chunks.append(sample(G, b, z=z))  # (B, C, H, W), CPU
-        else:
-            chunks.append(draw(G, b, generator=generator, steps=sampling_steps, batch_size=b))
-    return torch.cat(chunks)
-
 
 def read_image_folder(folder: str | os.PathLike, limit: int | None = None) -> torch.Tensor:
     """The images of a folder and its subfolders (.png, .jpg, .jpeg), in sorted path order, in [-1, 1].
@@ -352,7 +242,7 @@ def evaluate(real: str | os.PathLike, fake: str | os.PathLike, *, metrics: str |
 
     Args:
         real: an image dataset name (:data:`ganlib.data.IMAGE_DATASETS`) or a folder of images.
-        fake: a run folder of ``python -m ganlib train`` (vanilla, dcgan, wgan, wgan-gp, vae, ddpm) or a folder
+        fake: a run folder of ``python -m ganlib train`` (any model of :data:`ganlib.recipes.RECIPES`) or a folder
             of images.
         metrics: names from :data:`METRICS`, as a tuple or comma-separated (``"fid,kid"``).
         n: images to sample from a run (or read from a fake folder); the real side uses at most
@@ -400,10 +290,8 @@ def evaluate(real: str | os.PathLike, fake: str | os.PathLike, *, metrics: str |
     info.append(f"features: {extractor.description}")
     _check_digits(features, "fake", fake_images)
     if features == "inception" and _is_digits(real_images) and _is_digits(fake_images):
-        from ganlib.models.dcgan import pad_to
-
         if real_images.shape[-1] != fake_images.shape[-1]:  # MNIST's 28 px against a convolutional G's 32 px
-            real_images, fake_images = pad_to(real_images, 32), pad_to(fake_images, 32)
+            real_images, fake_images = data.pad_to(real_images, 32), data.pad_to(fake_images, 32)
             info.append("inception: the 28 px images padded to 32 px with background, as the convolutional recipes "
                         "train on them")
     # 3. Features, then closed forms
@@ -433,20 +321,34 @@ def _real_images(source: str, n: int, info: list[str]) -> tuple[torch.Tensor, st
 
 def _fake_images(fake: str | os.PathLike, n: int, batch_size: int, seed: int, device: torch.device, progress: bool,
                  info: list[str], sampling_steps: int | None = 50) -> torch.Tensor:
-    """``n`` images sampled from a run's G_ema, or the first ``n`` of a folder: (N, C, H, W) in [-1, 1]."""
+    """``n`` images drawn from a run (:meth:`ganlib.runs.Run.sample`), or the first ``n`` of a folder:
+    (N, C, H, W) in [-1, 1]."""
     if not Path(fake).is_dir():
         raise EvaluationError(f"--fake {fake}: no such folder; pass a run folder or a folder of images")
     if not any(Path(fake, name).is_file() for name in _RUN_FILES):
         images = read_image_folder(fake, limit=n)
         info.append(f"fake: folder {fake}, {len(images)} images {tuple(images.shape[1:])}")
         return images
-    G, run = load_run_generator(fake, device)
-    images = sample_images(G, n, batch_size=batch_size, seed=seed, progress=progress, sampling_steps=sampling_steps)
-    sampler = {"vae": "the VAE's decoder at z ~ N(0, I)",
-               "ddpm": f"the EMA network, {sampling_steps or 'all'} steps" + (" (DDIM)" if sampling_steps else "")}
-    info.append(f"fake: run {fake} ({run['model']}, objective {run['objective']}, step {run['step']}), "
-                f"{n} images sampled from {sampler.get(run['model'], 'G_ema')} with seed {seed}")
+    run = load_run(fake, device)
+    if len(run.record.get("image_shape", [0, 0, 0])) != 3:
+        raise EvaluationError(f"{fake} is a run on 2-D points ({run.record.get('dataset')}): evaluate scores images")
+    images = run.sample(n, seed=seed, batch_size=batch_size, sampling_steps=sampling_steps, progress=progress)
+    info.append(f"fake: run {fake} ({run.record.get('recipe', run.task)}, objective {_objective(run)}, step "
+                f"{run.steps_done}), {len(images)} images {_how_drawn(run, sampling_steps)} with seed {seed}"
+                + (f" (all its {len(images)} test inputs: fewer than --n {n})" if len(images) < n else ""))
     return images
+
+
+def _objective(run) -> str:
+    return {"vae": "ELBO", "ddpm": "L_simple"}.get(run.task) or getattr(run.cfg, "objective", run.task)
+
+
+def _how_drawn(run, sampling_steps: int | None) -> str:
+    return {"vae": "sampled from the VAE's decoder at z ~ N(0, I)",
+            "ddpm": f"sampled from the EMA network, {sampling_steps or 'all'} steps" + (" (DDIM)" if sampling_steps else ""),
+            "conditional": "sampled from G_ema, classes 0, 1, ..., K-1 in turn",
+            "translation": "translated by G from the test images of the domain it maps from",
+            "progan": "sampled from G_ema at the phase the run reached"}.get(run.kind, "sampled from G_ema")
 
 
 def _check_digits(features: str, side: str, images: torch.Tensor) -> None:

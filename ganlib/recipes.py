@@ -1,21 +1,24 @@
-"""Named training recipes: the models the course trains, each with its objective and budgets.
+"""Named training recipes: every model the course trains by name, in one registry, and one way to train it.
 
-A recipe is what ``python -m ganlib train NAME`` runs, and what notebook 07 uses to load (or, when
-no checkpoint exists yet, train) the models of notebooks 02-05 so it can compare them. One
-function, :func:`train_recipe`, builds the models, the batches and the :class:`TrainConfig` from a
-recipe and runs :func:`ganlib.train.train`; with ``resume="auto"`` a finished run in ``out_dir`` is
-loaded instead of retrained, because the loop has nothing left to do. A run too costly for a notebook's
-short profiles is shipped in ``ganlib/assets`` instead (:data:`PRETRAINED_RUNS`, :func:`load_pretrained_run`).
+:data:`RECIPES` holds a :class:`Recipe` per name (vanilla, dcgan, wgan, wgan-gp, cgan, cyclegan, progan,
+stylegan, vae, ddpm): what it is, the datasets it takes, its default steps per profile, the function that
+builds its modules, data and task and runs the loop, and the curves it plots. ``python -m ganlib train``
+builds its choices, help text and panels from it, and :func:`train` trains any of them::
 
-Example::
+    run = recipes.train("dcgan", "mnist-5k", out_dir=config.run_dir("dcgan-mnist-5k-quick"), profile="quick")
+    images = run.sample(64, seed=0)
 
-    run = train_recipe("dcgan", "mnist-5k", out_dir=config.run_dir("dcgan-mnist-5k-quick"), profile="quick")
-    images = sample(run.G_ema, 64)
+Every run is a :class:`ganlib.runs.Run`, and its checkpoint records the recipe, the dataset, the image
+shape and the networks' architectures, so :func:`ganlib.load_run` reopens it later. With
+``resume="auto"`` a finished run in ``out_dir`` is loaded instead of retrained, because the loop has
+nothing left to do. A run too costly for a notebook's short profiles is shipped in ``ganlib/assets``
+instead (:data:`PRETRAINED_RUNS`, :func:`load_pretrained_run`).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import dataclasses
 import os
 from collections.abc import Callable
@@ -28,12 +31,15 @@ from torch import nn
 from ganlib import config, data
 from ganlib.shipped import load_shipped
 from ganlib.training import distributed
-from ganlib.train import History, TrainConfig, train
+from ganlib.runs import Run
+from ganlib.training.gan import AlternatingTask, TrainConfig
+from ganlib.training.history import History
+from ganlib.training.loop import fit
 
-__all__ = ["ModelRecipe", "MODELS", "TrainedRun", "check_choice", "build_models", "load_training_data", "train_recipe",
+__all__ = ["Recipe", "RECIPES", "recipe", "train", "COMMON_OPTIONS", "ModelRecipe", "MODELS", "check_choice", "build_models", "load_training_data", "train_recipe",
            "PRETRAINED_RUNS", "PRETRAINED_RUN_FORMAT", "PretrainedRun", "load_pretrained_run", "pretrained_run_state",
-           "CYCLEGAN", "CYCLEGAN_STEPS", "CycleGANRun", "train_cyclegan", "GROWING", "train_progan", "train_stylegan",
-           "LIKELIHOOD", "LikelihoodRun", "train_vae", "train_ddpm",
+           "CYCLEGAN", "CYCLEGAN_STEPS", "train_cyclegan", "GROWING", "train_progan", "train_stylegan",
+           "LIKELIHOOD", "train_vae", "train_ddpm",
            "COMPARISON_FILE", "COMPARISON_RECIPES", "ComparisonModel", "train_comparison_run", "comparison_run_state",
            "load_comparison_runs", "build_likelihood_model"]
 
@@ -80,19 +86,6 @@ MODELS: dict[str, ModelRecipe] = {
         family="conditional", objective="gan", steps={"smoke": 10, "quick": 1500, "colab": 20000, "full": 20000},
     ),
 }
-
-
-@dataclass
-class TrainedRun:
-    """What :func:`train_recipe` returns: the models (on the training device) and the history."""
-
-    G: nn.Module
-    D: nn.Module
-    G_ema: nn.Module  # the moving average of G's weights: draw samples from this one
-    history: History
-    cfg: TrainConfig
-    out_dir: Path | None
-    steps_done: int  # the step the run ended at (cfg.steps unless training stopped early)
 
 
 #: The unpaired-translation model the CLI trains by name; it has its own recipe, :func:`train_cyclegan`.
@@ -185,15 +178,13 @@ def load_training_data(name: str, dataset: str, root: str | os.PathLike | None =
                        ) -> tuple[data.GaussianMixture | None, data.ImageDataset | None]:
     """The data a recipe trains on: ``(mixture, None)`` for a toy name, ``(None, images)`` for an
     image name, with MNIST's 28 px padded to 32 px for the convolutional families."""
-    from ganlib.models.dcgan import pad_to
-
     recipe = check_choice(name, dataset)
     if dataset in data.TOY_DATASETS:
         return data.TOY_DATASETS[dataset](), None
     images = data.load_images(dataset, root)
     if recipe.family != "mlp" and images.images.shape[-1] == 28:
         # DCGAN doubles 4 -> 8 -> 16 -> 32: pad MNIST's 28 px with background
-        images = data.ImageDataset(pad_to(images.images, 32), images.labels, images.name, images.classes)
+        images = data.ImageDataset(data.pad_to(images.images, 32), images.labels, images.name, images.classes)
     return None, images
 
 
@@ -217,7 +208,7 @@ def train_recipe(
     images: torch.Tensor | None = None,
     precision: str = "auto",
     compile: bool = False,
-) -> TrainedRun:
+) -> Run:
     """Build a recipe's models and data and train them; a finished run in ``out_dir`` is just loaded.
 
     Args:
@@ -226,7 +217,7 @@ def train_recipe(
         out_dir: where the checkpoint lives; None trains in memory only.
         profile: picks the default number of steps.
         device: where to train.
-        resume: passed to :func:`ganlib.train.train`; ``"auto"`` continues (or loads) a run in
+        resume: passed to :func:`ganlib.training.fit`; ``"auto"`` continues (or loads) a run in
             ``out_dir`` when there is one.
         steps, k, batch_size: override the recipe's defaults.
         seed: seeds the models' initialisation, the batches and the noise.
@@ -243,7 +234,7 @@ def train_recipe(
         compile: ``torch.compile`` G, and D unless a gradient penalty differentiates through it.
 
     Returns:
-        A :class:`TrainedRun`.
+        A :class:`~ganlib.runs.Run`.
     """
     recipe = _recipe(name)
     profile = config.resolve_profile(profile)
@@ -273,11 +264,12 @@ def train_recipe(
         labels = distributed.shard(images.labels) if recipe.family == "conditional" else None
         batches = data.InMemoryBatches(distributed.shard(images.images), local_batch, targets=labels, device=device,
                                        generator=generator)
-    history = train(G, D, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
-                    G_ema=G_ema, g_regularizer=g_regularizer)
-    return TrainedRun(G=G, D=D, G_ema=G_ema, history=history, cfg=cfg,
-                      out_dir=Path(out_dir) if out_dir is not None else None,
-                      steps_done=history.step[-1] if history.step else 0)
+    shape = (mixture.dim,) if mixture is not None else tuple(images.images.shape[1:])
+    record = _record(name, dataset, shape)
+    task = AlternatingTask(G, D, cfg, G_ema=G_ema, g_regularizer=g_regularizer)
+    history = fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
+                  description=task.describe(), record=record)
+    return _run({"G": G, "D": D, "G_ema": G_ema}, history, cfg, out_dir, "gan", record)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,7 +286,7 @@ _PRETRAINED_DATA_SHAPE = (1, 32, 32)  # mnist-5k padded to 32 px, what the DCGAN
 class PretrainedRun:
     """What :func:`load_pretrained_run` returns: a recipe's G and G_ema trained ahead of time, and its record.
 
-    It has the attributes of a :class:`TrainedRun` that sampling needs (``G``, ``G_ema``, ``cfg``,
+    It has the attributes of a :class:`~ganlib.runs.Run` that sampling needs (``G``, ``G_ema``, ``cfg``,
     ``steps_done``); the discriminator and the optimisers are not shipped, so it cannot be resumed.
     """
 
@@ -311,7 +303,7 @@ def _half(module: nn.Module) -> dict[str, torch.Tensor]:
             for k, v in module.state_dict().items()}
 
 
-def pretrained_run_state(name: str, run: TrainedRun, info: dict) -> dict:
+def pretrained_run_state(name: str, run: Run, info: dict) -> dict:
     """The content of a shipped run file for ``run`` of recipe ``name``: G and G_ema in float16, the settings
     and ``info``; :func:`load_pretrained_run` reads it back (in float32).
 
@@ -370,26 +362,6 @@ def load_pretrained_run(name: str, device: str | torch.device = "cpu") -> Pretra
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class CycleGANRun:
-    """What :func:`train_cyclegan` returns: the four networks (on the training device), the data, the history."""
-
-    nets: dict[str, nn.Module]  # {"G": X -> Y, "F": Y -> X, "D_X", "D_Y"}
-    pair: "domains.DomainPair"  # the train and test images of both domains (labels for evaluation only)
-    history: History
-    cfg: "CycleGANTrainConfig"
-    out_dir: Path | None
-    steps_done: int
-
-    @property
-    def G(self) -> nn.Module:
-        return self.nets["G"]
-
-    @property
-    def F(self) -> nn.Module:
-        return self.nets["F"]
-
-
 def train_cyclegan(
     dataset: str = "mnist-typeset",
     *,
@@ -410,7 +382,7 @@ def train_cyclegan(
     progress: bool = True,
     precision: str = "auto",
     compile: bool = False,
-) -> CycleGANRun:
+) -> Run:
     """Build CycleGAN for a domain pair and train it; a finished run in ``out_dir`` is just loaded.
 
     The networks are the ``"digits"`` preset of :mod:`ganlib.models.cyclegan` for the 28 px digit
@@ -436,11 +408,10 @@ def train_cyclegan(
         compile: ``torch.compile`` the four networks.
 
     Returns:
-        A :class:`CycleGANRun`.
+        A :class:`~ganlib.runs.Run` (its ``pair``: the domains it trained on).
     """
     from ganlib import domains
     from ganlib.models.cyclegan import build_cyclegan
-    from ganlib.training import fit
     from ganlib.training.cyclegan import CycleGANTask, CycleGANTrainConfig
 
     check_choice(CYCLEGAN, dataset)
@@ -462,11 +433,12 @@ def train_cyclegan(
                                       generator=distributed.rank_generator(generator, seed))
     task = CycleGANTask(nets["G"], nets["F"], nets["D_X"], nets["D_Y"], cfg,
                         snapshot_inputs=(pair.test_x.images[:8], pair.test_y.images[:8]))
+    record = _record(CYCLEGAN, dataset, tuple(pair.train_x.images.shape[1:]))
     history = fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
-                  description=f"cyclegan on {dataset}")
-    return CycleGANRun(nets=nets, pair=pair, history=history, cfg=cfg,
-                       out_dir=Path(out_dir) if out_dir is not None else None,
-                       steps_done=history.step[-1] if history.step else 0)
+                  description=f"cyclegan on {dataset}", record=record)
+    run = _run(nets, history, cfg, out_dir, task.name, record)
+    run.pair = pair
+    return run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,31 +448,31 @@ def train_cyclegan(
 
 def _images_32(dataset: str, root: str | os.PathLike | None = None) -> torch.Tensor:
     """A dataset's images padded to 32 px (the digits' 28 px with background), (N, C, 32, 32)."""
-    from ganlib.models.dcgan import pad_to
-
     images = data.load_images(dataset, root).images
-    return pad_to(images, 32) if images.shape[-1] == 28 else images
+    return data.pad_to(images, 32) if images.shape[-1] == 28 else images
 
 
-def _fit_images(task, images: torch.Tensor, cfg, generator: torch.Generator, *, device, out_dir, resume, progress,
-                description: str) -> History:
-    """Train a task on in-memory images with the loop (under torchrun: on this process's shard)."""
-    from ganlib.training import fit
+def _record(name: str, dataset: str, shape: tuple[int, ...]) -> dict:
+    """What a checkpoint keeps of the recipe that made it (with the networks' architectures, added by fit)."""
+    return {"recipe": name, "dataset": dataset, "image_shape": list(shape)}
 
+
+def _run(modules: dict, history: History, cfg, out_dir, task: str, record: dict, task_state: dict | None = None) -> Run:
+    return Run(modules=modules, history=history, cfg=cfg, record={"task": task, **record},
+               out_dir=Path(out_dir) if out_dir is not None else None,
+               steps_done=history.step[-1] if history.step else 0, task_state=task_state or {})
+
+
+def _fit_on_images(name: str, dataset: str, task, images: torch.Tensor, cfg, generator: torch.Generator, *, device,
+                   out_dir, resume, progress, description: str) -> Run:
+    """Train a task (ProGAN, StyleGAN, the VAE, the DDPM) on in-memory images with the loop (under torchrun: on
+    this process's shard); the run it returns."""
     batches = data.InMemoryBatches(distributed.shard(images), distributed.local_batch_size(cfg.batch_size),
                                    device=device, generator=distributed.rank_generator(generator, cfg.seed))
-    return fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
-               description=description)
-
-
-def _fit_on_images(task, images: torch.Tensor, cfg, generator: torch.Generator, *, device, out_dir, resume, progress,
-                   description: str) -> TrainedRun:
-    """Train a task of G, D and G_ema (ProGAN, StyleGAN) on in-memory images with the loop; the run it returns."""
-    history = _fit_images(task, images, cfg, generator, device=device, out_dir=out_dir, resume=resume,
-                          progress=progress, description=description)
-    return TrainedRun(G=task.modules["G"], D=task.modules["D"], G_ema=task.modules["G_ema"], history=history, cfg=cfg,
-                      out_dir=Path(out_dir) if out_dir is not None else None,
-                      steps_done=history.step[-1] if history.step else 0)
+    record = _record(name, dataset, tuple(images.shape[1:]))
+    history = fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
+                  description=description, record=record)
+    return _run(task.modules, history, cfg, out_dir, task.name, record, task.state_dict())
 
 
 def train_progan(
@@ -516,7 +488,7 @@ def train_progan(
     progress: bool = True,
     model: dict | None = None,
     **settings,
-) -> TrainedRun:
+) -> Run:
     """Progressive growing (``models.progan``, ``training.progan``) on an image dataset padded to 32 px.
 
     The profile sets the images per phase (smoke: a few batches; quick: the course's CPU run; full:
@@ -545,8 +517,8 @@ def train_progan(
     generator = config.seed_everything(seed)
     preset = "mnist32" if images.shape[1] == 1 else "cifar32"
     G, D = build_progan(preset, **{"resolution": cfg.final_resolution, **(model or {})})
-    return _fit_on_images(ProGANTask(G, D, cfg), images, cfg, generator, device=device, out_dir=out_dir, resume=resume,
-                          progress=progress, description=f"progan on {dataset}")
+    return _fit_on_images("progan", dataset, ProGANTask(G, D, cfg), images, cfg, generator, device=device,
+                          out_dir=out_dir, resume=resume, progress=progress, description=f"progan on {dataset}")
 
 
 #: StyleGAN's default steps per profile.
@@ -566,7 +538,7 @@ def train_stylegan(
     checkpoint_every: int = 500,
     progress: bool = True,
     **settings,
-) -> TrainedRun:
+) -> Run:
     """StyleGAN (``architecture="stylegan1"``: AdaIN) or StyleGAN2 (modulated convolutions) on an image
     dataset padded to 32 px, with lazy R1 and path length regularisation (``training.stylegan``).
 
@@ -585,8 +557,8 @@ def train_stylegan(
     generator = config.seed_everything(seed)
     preset = "mnist32" if images.shape[1] == 1 else "cifar32"
     G, D = build_stylegan(preset, architecture=architecture, image_size=images.shape[-1])
-    return _fit_on_images(StyleGANTask(G, D, cfg), images, cfg, generator, device=device, out_dir=out_dir,
-                          resume=resume, progress=progress, description=f"{architecture} on {dataset}")
+    return _fit_on_images("stylegan", dataset, StyleGANTask(G, D, cfg), images, cfg, generator, device=device,
+                          out_dir=out_dir, resume=resume, progress=progress, description=f"{architecture} on {dataset}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -598,20 +570,8 @@ LIKELIHOOD_STEPS = {"vae": {"smoke": 4, "quick": 1500, "colab": 15000, "full": 3
                     "ddpm": {"smoke": 4, "quick": 3000, "colab": 30000, "full": 100000}}
 
 
-@dataclass
-class LikelihoodRun:
-    """What :func:`train_vae` and :func:`train_ddpm` return: the model (and its EMA copy), the history."""
-
-    model: nn.Module  # the VAE, or the DDPM being trained
-    sampler: nn.Module  # what draws samples: the VAE itself, the DDPM's EMA copy
-    history: History
-    cfg: object  # VAETrainConfig or DDPMTrainConfig
-    out_dir: Path | None
-    steps_done: int
-
-
 def _likelihood_run(name: str, task_cls, cfg_cls, dataset: str, *, out_dir, profile, device, resume, steps,
-                    seed, checkpoint_every, progress, model: dict | None, settings: dict) -> LikelihoodRun:
+                    seed, checkpoint_every, progress, model: dict | None, settings: dict) -> Run:
     check_choice(name, dataset)
     profile = config.resolve_profile(profile)
     device = config.get_device(device)
@@ -621,17 +581,15 @@ def _likelihood_run(name: str, task_cls, cfg_cls, dataset: str, *, out_dir, prof
     generator = config.seed_everything(seed)
     net = build_likelihood_model(name, {"channels": images.shape[1], **(model or {})})
     task = task_cls(net, cfg)
-    history = _fit_images(task, images, cfg, generator, device=device, out_dir=out_dir, resume=resume,
-                          progress=progress, description=f"{name} on {dataset}")
-    sampler = task.modules.get("model_ema", net)
-    return LikelihoodRun(model=net, sampler=sampler.eval(), history=history, cfg=cfg,
-                         out_dir=Path(out_dir) if out_dir is not None else None,
-                         steps_done=history.step[-1] if history.step else 0)
+    run = _fit_on_images(name, dataset, task, images, cfg, generator, device=device, out_dir=out_dir, resume=resume,
+                         progress=progress, description=f"{name} on {dataset}")
+    run.sampler.eval()
+    return run
 
 
 def train_vae(dataset: str = "mnist-5k", *, out_dir: str | os.PathLike | None = None, profile: str = "auto",
               device: str | torch.device = "auto", resume: bool | str = "auto", steps: int | None = None, seed: int = 0,
-              checkpoint_every: int = 500, progress: bool = True, model: dict | None = None, **settings) -> LikelihoodRun:
+              checkpoint_every: int = 500, progress: bool = True, model: dict | None = None, **settings) -> Run:
     """The VAE of :mod:`ganlib.models.vae` on an image dataset padded to 32 px, through the loop.
 
     ``settings`` override fields of :class:`~ganlib.training.vae.VAETrainConfig`, ``model`` fields of
@@ -646,7 +604,7 @@ def train_vae(dataset: str = "mnist-5k", *, out_dir: str | os.PathLike | None = 
 
 def train_ddpm(dataset: str = "mnist-5k", *, out_dir: str | os.PathLike | None = None, profile: str = "auto",
                device: str | torch.device = "auto", resume: bool | str = "auto", steps: int | None = None, seed: int = 0,
-               checkpoint_every: int = 500, progress: bool = True, model: dict | None = None, **settings) -> LikelihoodRun:
+               checkpoint_every: int = 500, progress: bool = True, model: dict | None = None, **settings) -> Run:
     """The DDPM of :mod:`ganlib.models.diffusion` on an image dataset padded to 32 px, through the loop.
 
     ``settings`` override fields of :class:`~ganlib.training.diffusion.DDPMTrainConfig`, ``model`` fields of
@@ -736,3 +694,97 @@ def load_comparison_runs(device: str | torch.device = "cpu") -> dict[str, list[C
             out[family].append(ComparisonModel(family, int(run["seed"]), net.requires_grad_(False).to(device).eval(),
                                                {**run["info"], **state["info"]}))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry: every model the CLI trains by name, and one way to train any of them
+# ---------------------------------------------------------------------------------------------
+
+#: The CLI options every recipe takes (the names of :func:`train`'s keywords).
+COMMON_OPTIONS = ("steps", "seed", "batch_size", "checkpoint_every", "progress", "precision", "compile")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One model the CLI trains by name: what it is, what it trains on, how long, and how.
+
+    ``trainer(dataset, *, out_dir, profile, device, resume, **options)`` builds the modules, the data and the
+    task and runs the loop, returning a :class:`~ganlib.runs.Run`; what the run draws is its ``kind``
+    (:data:`ganlib.runs.KINDS`).
+    """
+
+    name: str
+    description: str
+    kind: str  # what its runs draw: "gan", "conditional", "translation", "progan", "vae", "ddpm"
+    datasets: tuple[str, ...]  # the dataset names it takes
+    default_dataset: str
+    steps: dict[str, int] | None  # default steps per profile (None: the length of ProGAN's schedule)
+    trainer: Callable[..., Run]
+    panels: dict[str, list[str]] | None  # losses.png: panel title -> history series (None: the GAN losses plot)
+    options: tuple[str, ...] = ()  # the keywords it takes beyond COMMON_OPTIONS
+
+    def check(self, dataset: str) -> None:
+        """Raise ValueError, naming the valid choices, for a dataset this recipe cannot train on."""
+        check_choice(self.name, dataset)
+
+
+def _model_recipe(name: str) -> Recipe:
+    recipe = MODELS[name]
+    conditional = recipe.family == "conditional"
+    datasets = tuple(data.IMAGE_DATASETS) if conditional else tuple(data.dataset_names())
+    return Recipe(name=name, description=recipe.description, kind="conditional" if conditional else "gan",
+                  datasets=datasets, default_dataset="mnist-5k", steps=recipe.steps,
+                  trainer=functools.partial(train_recipe, name), panels=None,
+                  options=("k", "g_loss", "ema_half_life"))
+
+
+def _registry() -> dict[str, Recipe]:
+    from ganlib import domains
+
+    images = tuple(data.IMAGE_DATASETS)
+    return {
+        **{name: _model_recipe(name) for name in MODELS},
+        CYCLEGAN: Recipe(CYCLEGAN, CYCLEGAN_DESCRIPTION, "translation", tuple(domains.DOMAIN_PAIRS), "mnist-typeset",
+                         CYCLEGAN_STEPS, train_cyclegan,
+                         {"generators (unweighted terms)": ["g_gan", "cycle", "identity"],
+                          "discriminators": ["d_x_loss", "d_y_loss"]},
+                         options=("lambda_cyc", "lambda_id", "pool_size")),
+        "progan": Recipe("progan", GROWING["progan"], "progan", images, "mnist-5k", None, train_progan,
+                         {"losses": ["d_loss", "g_loss"], "resolution": ["resolution"], "fade-in": ["alpha"]}),
+        "stylegan": Recipe("stylegan", GROWING["stylegan"], "gan", images, "mnist-5k", STYLEGAN_STEPS, train_stylegan,
+                           {"losses": ["d_loss", "g_loss"], "regularisers": ["r1", "pl", "pl_mean"]}),
+        "vae": Recipe("vae", LIKELIHOOD["vae"], "vae", images, "mnist-5k", LIKELIHOOD_STEPS["vae"], train_vae,
+                      {"negative ELBO (bits/dim)": ["bits_per_dim"], "terms (nats)": ["recon", "kl"]}),
+        "ddpm": Recipe("ddpm", LIKELIHOOD["ddpm"], "ddpm", images, "mnist-5k", LIKELIHOOD_STEPS["ddpm"], train_ddpm,
+                       {"L_simple": ["loss"]}),
+    }
+
+
+#: Every model by name: the CLI's choices, help text and panels come from here.
+RECIPES: dict[str, Recipe] = _registry()
+
+
+def recipe(name: str) -> Recipe:
+    """The :class:`Recipe` called ``name``; ValueError naming the choices for an unknown one."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(RECIPES)}")
+    return RECIPES[name]
+
+
+def train(name: str, dataset: str | None = None, *, profile: str = "auto", device: str | torch.device = "auto",
+          out_dir: str | os.PathLike | None = None, resume: bool | str = "auto", **overrides) -> Run:
+    """Train the model ``name`` of :data:`RECIPES` on ``dataset`` (default: the recipe's); a finished run in
+    ``out_dir`` is loaded instead. ``overrides`` are the recipe's own keywords (:data:`COMMON_OPTIONS` and its
+    ``options``: ``steps=``, ``seed=``, ``k=``, ``lambda_cyc=`` ...).
+
+    Raises:
+        ValueError: an unknown name or dataset, or a keyword the recipe does not take (the message lists them).
+    """
+    chosen = recipe(name)
+    dataset = dataset or chosen.default_dataset
+    chosen.check(dataset)
+    unknown = sorted(set(overrides) - {*COMMON_OPTIONS, *chosen.options})
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)} do(es) not apply to {name}; it takes "
+                         f"{', '.join([*COMMON_OPTIONS, *chosen.options])}")
+    return chosen.trainer(dataset, out_dir=out_dir, profile=profile, device=device, resume=resume, **overrides)

@@ -3,8 +3,9 @@
 A short wrapper around the generic loop: it puts G and D into an
 :class:`~ganlib.training.gan.AlternatingTask` (the lecture's alternating algorithm, for G(z),
 G(z, y) or an image-to-image G(x)) and runs :func:`ganlib.training.loop.fit`. Everything else here
-is re-exported from :mod:`ganlib.training`, where the loop, the tasks and the checkpoints live, so
-``from ganlib.train import TrainConfig, train_step, sample`` keeps working.
+is re-exported from :mod:`ganlib.training` (the loop, the tasks, the checkpoints) and :mod:`ganlib.sampling`,
+so a notebook imports what it trains and draws with from one place:
+``from ganlib.train import TrainConfig, train, train_step, sample``.
 """
 
 from __future__ import annotations
@@ -25,11 +26,9 @@ from ganlib.training.gan import (
     discriminator_step,
     generator_step,
     pix2pix_step,
-    sample,
     train_step,
-    translate,
-    truncated_normal,
 )
+from ganlib.sampling import sample, translate, truncated_normal
 from ganlib.training.history import History
 from ganlib.training.loop import Batches, NonFiniteLossError, ema_beta, ema_update, fit
 
@@ -54,6 +53,7 @@ def train(
     G_ema: nn.Module | None = None,
     snapshot_inputs: torch.Tensor | None = None,
     g_regularizer: Callable[[nn.Module], torch.Tensor] | None = None,
+    record: dict | None = None,
 ) -> History:
     """Train G against D with the alternating algorithm and return the :class:`History`.
 
@@ -80,6 +80,8 @@ def train(
             (N, C_in, H, W) whose translations the snapshots show.
         g_regularizer: optional penalty on G's weights, ``g_regularizer(G) -> scalar``, added to G's
             loss in every generator update and logged as ``g_reg`` (BigGAN's orthogonal regulariser).
+        record: what made the run (a recipe's name, dataset, image shape), kept in the checkpoint
+            (:func:`ganlib.training.fit`, :func:`ganlib.load_run`).
 
     Returns:
         The History, with losses every ``cfg.log_every`` steps and sample snapshots.
@@ -92,4 +94,4 @@ def train(
     task = AlternatingTask(G, D, cfg, step_fn=step_fn, G_ema=G_ema, snapshot_inputs=snapshot_inputs,
                            g_regularizer=g_regularizer)
     return fit(task, batches, cfg, device=device, out_dir=out_dir, resume=resume, progress=progress,
-               description=task.describe())
+               description=task.describe(), record=record)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from ganlib import compare, data, forensics
+from ganlib import compare, data, forensics, sampling
 from ganlib.data import pad_to
 from ganlib.models.dcgan import build_dcgan
 from ganlib.models.diffusion import DDPM, DiffusionConfig
@@ -89,9 +89,9 @@ def three_families():
 def test_draw_gives_images_from_every_family(three_families):
     for family, model in three_families.items():
         assert compare.family_of(model) == family
-        images = compare.draw(model, 7, generator=torch.Generator().manual_seed(0), steps=3, batch_size=4)
+        images = sampling.draw(model, 7, generator=torch.Generator().manual_seed(0), steps=3, batch_size=4)
         assert images.shape == (7, 1, 32, 32) and images.min() >= -1 and images.max() <= 1, family
-        again = compare.draw(model, 7, generator=torch.Generator().manual_seed(0), steps=3, batch_size=4)
+        again = sampling.draw(model, 7, generator=torch.Generator().manual_seed(0), steps=3, batch_size=4)
         assert torch.equal(images, again), f"{family}: the same generator seed must give the same images"
 
 

@@ -82,10 +82,16 @@ TRAINING_FILES = [PACKAGE_DIR / "train.py", *sorted((PACKAGE_DIR / "training").g
 @pytest.mark.parametrize("path", TRAINING_FILES, ids=lambda p: str(p.relative_to(PACKAGE_DIR)))
 def test_training_depends_only_on_losses_models_and_config(path):
     """DESIGN: ``training -> losses, models``; it reads data through a protocol, never ganlib.data.
-    (``train.py`` is the short wrapper around ``training``; ``progress`` is the shared progress display.)"""
+    (``train.py`` is the short wrapper around ``training``; ``progress`` is the shared progress display;
+    ``sampling`` draws from the models for the snapshots, and itself needs only models and progress.)"""
     imported = _imported_modules(path)
     ganlib_parts = {name.split(".")[1] for name in imported if name.startswith("ganlib.")}
-    assert ganlib_parts <= {"losses", "models", "config", "training", "progress"}, ganlib_parts
+    assert ganlib_parts <= {"losses", "models", "config", "training", "progress", "sampling"}, ganlib_parts
+
+
+def test_sampling_depends_only_on_models_and_progress():
+    imported = _imported_modules(PACKAGE_DIR / "sampling.py")
+    assert {name.split(".")[1] for name in imported if name.startswith("ganlib.")} <= {"models", "progress"}
 
 
 def test_bundled_asset_is_declared_as_package_data():

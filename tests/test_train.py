@@ -534,3 +534,27 @@ def test_a_step_function_without_autocast_trains_under_a_16_bit_plan():
                     TrainConfig(steps=3, batch_size=8, log_every=1, precision="fp16"), progress=False,
                     step_fn=student_step)
     assert len(history.step) == 3 and all(math.isfinite(v) for v in history.d_loss)
+
+
+def test_every_g_against_d_setting_takes_the_g_regularizer_and_logs_it():
+    """cgan and pix2pix take BigGAN's orthogonal regulariser like the unconditional step: one signature."""
+    import functools
+
+    from ganlib import losses, recipes
+
+    reg = functools.partial(losses.orthogonal_regularization_of, beta=1e-4)
+    run = recipes.train_recipe("cgan", "mnist-5k", steps=2, profile="smoke", device="cpu", progress=False,
+                               checkpoint_every=0, g_regularizer=reg)
+    assert run.history.g_reg and all(v > 0 for v in run.history.g_reg)
+
+
+def test_a_step_function_that_cannot_take_a_setting_is_refused_when_the_task_is_built():
+    from ganlib.training.gan import AlternatingTask
+
+    def plain_step(G, D, opt_g, opt_d, batches, sample_z, *, k, g_loss):  # no d_loss, gp_weight, clip
+        raise AssertionError("never called")
+
+    G, D = build_mlp_gan("toy2d")
+    AlternatingTask(G, D, TrainConfig(objective="gan"), step_fn=plain_step)  # the "gan" objective needs nothing else
+    with pytest.raises(ValueError, match="takes no d_loss, gp_weight, clip"):
+        AlternatingTask(G, D, TrainConfig(objective="wgan-gp"), step_fn=plain_step)

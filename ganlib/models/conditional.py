@@ -389,6 +389,9 @@ class UNetGenerator(nn.Module):
         if not 0 <= n_dropout <= depth - 1:
             raise ValueError(f"n_dropout must be in [0, depth - 1 = {depth - 1}], got {n_dropout}")
         self.in_channels, self.out_channels, self.depth = in_channels, out_channels, depth
+        # what ganlib.models.architecture records to rebuild this network
+        self.arguments = dict(in_channels=in_channels, out_channels=out_channels, width=width, depth=depth,
+                              dropout=dropout, n_dropout=n_dropout)
         e = [width * min(2 ** i, 8) for i in range(depth)]  # encoder widths
 
         self.down = nn.ModuleList()

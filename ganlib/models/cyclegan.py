@@ -184,6 +184,9 @@ class ResnetGenerator(nn.Module):
         if n_blocks < 0:
             raise ValueError(f"n_blocks must be a non-negative integer, got {n_blocks}")
         self.in_channels, self.out_channels, self.n_down = in_channels, out_channels, n_down
+        # what ganlib.models.architecture records to rebuild this network
+        self.arguments = dict(in_channels=in_channels, out_channels=out_channels, width=width, n_down=n_down,
+                              n_blocks=n_blocks, dropout=dropout)
 
         # c7s1-w: (B, C_in, H, W) -> (B, w, H, W)
         layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, width, kernel_size=7, bias=False),

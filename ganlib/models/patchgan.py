@@ -144,6 +144,9 @@ class PatchDiscriminator(nn.Module):
         if norm not in PATCH_NORMS:
             raise ValueError(f"unknown norm {norm!r}; choose one of: {', '.join(PATCH_NORMS)}")
         self.in_channels, self.n_layers, self.stride = in_channels, n_layers, stride
+        # what ganlib.models.architecture records to rebuild this network
+        self.arguments = dict(in_channels=in_channels, width=width, n_layers=n_layers, norm=norm,
+                              leaky_slope=leaky_slope, stride=stride)
         widths = [width * min(2 ** i, 8) for i in range(n_layers + 1)]  # the last for the stride-1 layer
         strides = [stride] * n_layers + [1]
         layers: list[nn.Module] = []

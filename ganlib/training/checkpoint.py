@@ -32,7 +32,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "ganlib-checkpoint-v1"
 #: Top-level keys that are not module names.
 RESERVED_KEYS = ("format", "step", "images", "task", "rng", "batches", "history", "config", "world_size", "processes",
-                 "plan", "scalers")
+                 "plan", "scalers", "run")
 
 
 class CheckpointError(RuntimeError):

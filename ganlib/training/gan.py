@@ -29,12 +29,13 @@ import torch
 from torch import nn
 
 from ganlib import losses
+from ganlib.sampling import is_translator, n_classes_of, sample, translate
 from ganlib.training.history import GAN_SERIES
 from ganlib.training.loop import Batches, Context, LoopConfig, frozen, optimizer_step
 
 __all__ = [
     "TrainConfig", "AlternatingTask", "discriminator_step", "generator_step", "train_step", "Conditioned",
-    "conditional_train_step", "pix2pix_step", "sample", "truncated_normal", "translate",
+    "conditional_train_step", "pix2pix_step",
 ]
 
 
@@ -236,6 +237,7 @@ def conditional_train_step(
     d_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = losses.discriminator_loss,
     gp_weight: float = 0.0,
     clip: float | None = None,
+    g_regularizer: Callable[[], torch.Tensor] | None = None,
     autocast: Callable[[], ContextManager] = contextlib.nullcontext,
 ) -> dict[str, torch.Tensor]:
     """One iteration of the conditional GAN (Mirza and Osindero 2014): both players see the label y.
@@ -262,7 +264,7 @@ def conditional_train_step(
     # ---- Phase 2: one generator update on fresh labels, D fixed ----
     y_g = sample_labels(real.shape[0])  # (B,)
     g_metrics = generator_step(Conditioned(G, y_g), Conditioned(D, y_g), opt_g, sample_z(real.shape[0]), g_loss,
-                               autocast=autocast)
+                               regularizer=g_regularizer, autocast=autocast)
     return {**d_metrics, **g_metrics}
 
 
@@ -280,6 +282,7 @@ def pix2pix_step(
     d_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = losses.discriminator_loss,
     gp_weight: float = 0.0,
     clip: float | None = None,
+    g_regularizer: Callable[[], torch.Tensor] | None = None,
     autocast: Callable[[], ContextManager] = contextlib.nullcontext,
 ) -> dict[str, torch.Tensor]:
     """One iteration of pix2pix (Isola et al. 2017): a conditional GAN on paired images plus L1.
@@ -308,78 +311,8 @@ def pix2pix_step(
                                        gp_weight=gp_weight, clip=clip, autocast=autocast)
     # ---- Phase 2: one generator update: fool D and stay within L1 of the target ----
     g_metrics = generator_step(G, Conditioned(D, condition), opt_g, condition, g_loss, target=target,
-                               l1_weight=l1_weight, autocast=autocast)
+                               l1_weight=l1_weight, regularizer=g_regularizer, autocast=autocast)
     return {**d_metrics, **g_metrics}
-
-
-
-def _n_classes(G: nn.Module) -> int | None:
-    """The number of classes of a class-conditional G(z, y), None for an unconditional one."""
-    return getattr(getattr(G, "cfg", None), "n_classes", None)
-
-
-def _is_translator(G: nn.Module) -> bool:
-    """True for an image-to-image G(x) such as the pix2pix U-Net: it has no latent size."""
-    return getattr(getattr(G, "cfg", None), "latent_dim", None) is None
-
-
-@torch.no_grad()
-def _eval_forward(G: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
-    device = next(G.parameters()).device
-    was_training = G.training
-    G.eval()
-    try:
-        return G(*(t.to(device) for t in inputs)).float().cpu()
-    finally:
-        G.train(was_training)
-
-
-def truncated_normal(n: int, dim: int, psi: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Latents for the truncation trick (Brock et al. 2019, Sec. 3.1): (n, dim) float32 standard normals
-    conditioned on |z_i| <= psi, every entry outside redrawn until it falls inside (psi = inf: no truncation).
-
-    Notebook 07 asks students to write this; notebook 08b uses it for BigGAN's truncation sweep.
-    """
-    if not psi > 0:
-        raise ValueError(f"the truncation threshold psi must be positive, got {psi}")
-    z = torch.randn(n, dim, generator=generator)
-    outside = z.abs() > psi
-    while outside.any():
-        z[outside] = torch.randn(int(outside.sum()), generator=generator)
-        outside = z.abs() > psi
-    return z
-
-
-def sample(G: nn.Module, n: int, *, generator: torch.Generator | None = None, z: torch.Tensor | None = None,
-           labels: torch.Tensor | None = None) -> torch.Tensor:
-    """Draw ``n`` samples from G in eval mode, returned on the CPU as (n, *data_shape).
-
-    Args:
-        G: a generator with ``G.cfg.latent_dim``; unconditional G(z) or class-conditional G(z, y).
-        n: how many samples (ignored when ``z`` is given).
-        generator: CPU random generator for z.
-        z: latent codes (n, latent_dim) to use instead of fresh ones.
-        labels: class labels (n,) for a conditional G; by default 0, 1, ..., n_classes - 1, 0, 1, ...
-            so that a grid with ``nrow=n_classes`` shows one class per column.
-    """
-    if z is None:
-        z = torch.randn(n, G.cfg.latent_dim, generator=generator)  # (n, latent_dim), CPU generator
-    n_classes = _n_classes(G)
-    if n_classes is None:
-        if labels is not None:
-            raise ValueError("labels were given but G is unconditional (its config has no n_classes)")
-        return _eval_forward(G, z)
-    if labels is None:
-        labels = torch.arange(len(z)) % n_classes  # (n,)
-    if labels.shape != (len(z),):
-        raise ValueError(f"labels must have shape ({len(z)},) like z's batch, got {tuple(labels.shape)}")
-    return _eval_forward(G, z, labels.long())
-
-
-def translate(G: nn.Module, conditions: torch.Tensor) -> torch.Tensor:
-    """An image-to-image G applied in eval mode (dropout off, batch norm's running statistics):
-    conditions (B, C_in, H, W) -> images (B, C_out, H, W) on the CPU."""
-    return _eval_forward(G, conditions)
 
 
 
@@ -421,7 +354,7 @@ class AlternatingTask:
         if cfg.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
         self.cfg = cfg
-        self.translator, self.n_classes = _is_translator(G), _n_classes(G)
+        self.translator, self.n_classes = is_translator(G), n_classes_of(G)
         if self.translator and snapshot_inputs is None:
             raise ValueError("an image-to-image G needs snapshot_inputs=, a fixed batch of conditions (N, C_in, H, W) "
                              "whose translations the snapshots show")
@@ -436,6 +369,14 @@ class AlternatingTask:
         self.eager = ("D",) if self.objective.gp_weight > 0 else ()
         self.snapshot_inputs = snapshot_inputs
         self.g_regularizer = g_regularizer
+        self.options = self._options()  # decided once: a step is never handed a keyword its setting does not use
+        refused = [name for name in (*self.options, *(("sample_labels",) if self.n_classes is not None else ()))
+                   if not _accepts(self.step_fn, name)]
+        if refused:
+            raise ValueError(f"the step function {getattr(self.step_fn, '__name__', self.step_fn)!r} takes no "
+                             f"{', '.join(refused)}, which this run passes it (objective {cfg.objective!r}"
+                             f"{', a G regulariser' if g_regularizer is not None else ''}); add the keyword(s) to it, "
+                             "or train without the setting that needs them")
         if not self.translator:
             # The snapshot latents are fixed for the whole run, so snapshots show one z moving over time.
             self.z_fixed = torch.randn(cfg.n_snapshot, G.cfg.latent_dim,
@@ -454,17 +395,23 @@ class AlternatingTask:
         return {"g": torch.optim.Adam(G.parameters(), lr=self.cfg.lr_g, **adam),
                 "d": torch.optim.Adam(D.parameters(), lr=self.cfg.lr_d, **adam)}
 
-    def step(self, ctx: Context, batches: Batches) -> dict[str, torch.Tensor]:
-        cfg, extras = self.cfg, {}
+    def _options(self) -> dict:
+        """The keywords this run's step function is called with every step (besides ``autocast`` and
+        ``sample_labels``, which need the loop's context): only the ones its setting uses."""
+        cfg, options = self.cfg, {"k": self.cfg.k, "g_loss": self.g_loss}
         if cfg.objective != "gan":
-            extras.update(d_loss=self.objective.d_loss, gp_weight=self.objective.gp_weight, clip=self.objective.clip)
+            options.update(d_loss=self.objective.d_loss, gp_weight=self.objective.gp_weight, clip=self.objective.clip)
+        if self.translator:
+            options["l1_weight"] = cfg.l1_weight
+        if self.g_regularizer is not None:
+            G, regularizer = self.modules["G"], self.g_regularizer
+            options["g_regularizer"] = lambda: regularizer(G)
+        return options
+
+    def step(self, ctx: Context, batches: Batches) -> dict[str, torch.Tensor]:
+        extras = {}
         if ctx.autocast is not contextlib.nullcontext and self.step_takes_autocast:
             extras["autocast"] = ctx.autocast
-        if self.translator:
-            extras["l1_weight"] = cfg.l1_weight
-        if self.g_regularizer is not None:
-            G = self.modules["G"]
-            extras["g_regularizer"] = lambda: self.g_regularizer(G)
         sample_z = None
         if not self.translator:
             latent_dim = self.modules["G"].cfg.latent_dim
@@ -474,7 +421,7 @@ class AlternatingTask:
             extras["sample_labels"] = lambda n: torch.randint(self.n_classes, (n,), device=ctx.device,
                                                               generator=ctx.noise)
         return self.step_fn(ctx.modules["G"], ctx.modules["D"], ctx.optimizers["g"], ctx.optimizers["d"], batches,
-                            sample_z, k=cfg.k, g_loss=self.g_loss, **extras)
+                            sample_z, **self.options, **extras)
 
     def snapshot(self) -> torch.Tensor:
         model = self.modules.get("G_ema", self.modules["G"])

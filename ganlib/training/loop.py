@@ -42,6 +42,7 @@ from typing import Callable, ContextManager, Iterable, Protocol
 import torch
 from torch import nn
 
+from ganlib.models.architecture import describe
 from ganlib.progress import progress_bar
 from ganlib.training import distributed
 from ganlib.training.checkpoint import (
@@ -56,7 +57,7 @@ from ganlib.training.plan import DevicePlan, device_plan
 
 __all__ = [
     "LoopConfig", "Progress", "Context", "Task", "Batches", "NonFiniteLossError", "fit",
-    "optimizer_step", "grad_norm", "frozen", "ema_update", "ema_beta",
+    "optimizer_step", "grad_norm", "frozen", "ema_update", "ema_beta", "run_record", "RUN_FORMAT",
 ]
 
 
@@ -423,6 +424,7 @@ def fit(
     resume: bool | str = False,
     progress: bool = True,
     description: str | None = None,
+    record: dict | None = None,
 ) -> History:
     """Run ``task`` for ``cfg.steps`` iterations and return the :class:`History`.
 
@@ -444,6 +446,9 @@ def fit(
         progress: show the device plan and progress: a tqdm bar in a terminal or notebook, else a plain
             line every 5 % (:class:`ganlib.progress.PlainProgress`), so a log file gets no carriage-return redraws.
         description: the progress bar's label (default: the task's name).
+        record: what made the run, as plain data (a recipe's name, dataset and image shape: see
+            :mod:`ganlib.runs`); the checkpoint keeps it under ``"run"`` with the architecture of every
+            module (:func:`ganlib.models.architecture.describe`), so :func:`ganlib.load_run` can rebuild it.
 
     The device plan (:func:`ganlib.training.plan.device_plan`, from ``device``, ``cfg.precision``,
     ``cfg.channels_last`` and ``cfg.compile``) decides precision (bf16, fp16 with loss scaling, or fp32),
@@ -463,106 +468,147 @@ def fit(
     if resume not in (True, False, "auto"):
         raise ValueError(f"resume must be True, False or 'auto', got {resume!r}")
     _prepare(task)
-
-    # ---- placement: the device plan, chosen once ----
-    world = distributed.current()  # several processes under torchrun: see ganlib.training.distributed
-    plan = _place(task, cfg, device, world)
-    device, modules = plan.torch_device, task.modules
-    optimizers = task.optimizers(fused=plan.fused_optimizers)
-    scalers = {name: plan.grad_scaler() for name in optimizers} if plan.loss_scaling else {}
-    _LOSS_SCALERS.update({optimizers[name]: scaler for name, scaler in scalers.items()})
-    hooks = [opt.register_step_pre_hook(_average_gradients) for opt in optimizers.values()] if world.distributed else []
-    trained = {name: m for name, m in modules.items() if name not in task.ema}
-    run_modules = {name: torch.compile(m) if plan.compile and name not in task.eager else m for name, m in trained.items()}
-    rank_seed = cfg.seed + world.rank * distributed.RANK_SEED_STRIDE  # one process: cfg.seed
-    noise = torch.Generator(device=device).manual_seed(rank_seed)
-    if world.rank:
-        torch.manual_seed(rank_seed)  # the processes' other random draws differ too; the models are broadcast below
-    state = Progress()
-    ctx = Context(progress=state, device=device, modules=run_modules, optimizers=optimizers, noise=noise,
-                  autocast=plan.autocast())
-    loop_batches = _LoopBatches(batches, state, plan.channels_last, world)
-    beta = ema_beta(cfg.batch_size, cfg.ema_half_life)
-
-    # ---- resume ----
-    ckpt_path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
-    if resume == "auto":
-        resume = ckpt_path is not None and ckpt_path.is_file()
-    history = History(names=task.metric_names)
-    if resume:
-        if ckpt_path is None:
-            raise CheckpointError("resume=True needs out_dir, the folder that holds checkpoint.pt")
-        history = _restore(ckpt_path, task, cfg, optimizers, scalers, batches, noise, state, world)
-    distributed.broadcast([t for m in modules.values() for t in (*m.parameters(), *m.buffers())])  # replicas start equal
-    if not history.plans or {k: v for k, v in history.plans[-1].items() if k != "step"} != plan.to_dict():
-        history.plans.append({"step": state.step, **plan.to_dict()})  # a part of the run on another plan
-    if progress and world.main:
-        print(plan.describe(), flush=True)
-    start = last_good = state.step
-    started, seconds_before = time.perf_counter(), history.seconds  # history.seconds: training time, across resumes
-
-    def checkpoint() -> None:
-        nonlocal last_good
-        if ckpt_path is None:
-            return
-        _check_weights(modules, state.step, last_good, ckpt_path)
-        own = {"task": {"name": task.name, "state": task.state_dict()}, "rng": _rng_state(noise),
-               "batches": batches.state_dict()}
-        processes = distributed.gather_objects(own)  # every process's streams; rank 0 writes them all
-        if world.main:
-            save_checkpoint(ckpt_path, {
-                "step": state.step, "images": state.images,
-                **own,
-                **{name: module.state_dict() for name, module in modules.items()},
-                **{f"opt_{name}": opt.state_dict() for name, opt in optimizers.items()},
-                **({"scalers": {name: s.state_dict() for name, s in scalers.items()}} if scalers else {}),
-                "plan": plan.to_dict(),
-                "history": history.state_dict(),
-                "config": {k: _plain(v) for k, v in dataclasses.asdict(cfg).items()},
-                **({"world_size": world.size, "processes": processes} if world.distributed else {}),
-            })
-        last_good = state.step
-
-    def snapshot() -> None:
-        if not history.snapshot_steps or history.snapshot_steps[-1] != state.step:
-            history.snapshot_steps.append(state.step)
-            history.snapshots.append(task.snapshot())
-
-    if start == 0:
-        snapshot()
-        if cfg.steps == 0:
-            checkpoint()  # a run of no steps keeps its starting point: the first stage of a staged run (stages)
-    bar = progress_bar(range(start, cfg.steps), initial=start, total=cfg.steps, enabled=progress and world.main,
-                       desc=(description or task.name) + (f" from {start}" if start else ""))
+    run = _Session(task, batches, cfg, device, out_dir, record)  # placement: the device plan, chosen once
     try:
-        for _ in bar:
-            metrics = task.step(ctx, loop_batches)
-            if world.distributed:  # running statistics and other buffers follow rank 0's, as DDP's broadcast_buffers
-                distributed.broadcast([b for name, m in modules.items() if name not in task.ema for b in m.buffers()])
-            for ema_name, source in task.ema.items():
-                ema_update(modules[ema_name], modules[source], beta)
-            state.step += 1
-            done = state.step
-            history.seconds = seconds_before + time.perf_counter() - started
-            is_log = done % cfg.log_every == 0 or done == cfg.steps
-            is_ckpt = cfg.checkpoint_every > 0 and done % cfg.checkpoint_every == 0
-            if is_log or is_ckpt:  # .item() waits for the GPU, so only at these steps
-                values = distributed.mean_over_processes({name: float(v) for name, v in metrics.items()})
-                _check_metrics(values, done, last_good, ckpt_path if last_good else None)
-                if is_log:
-                    history.record(done, values)
+        run.restore_or_start(resume)
+        if progress and run.world.main:
+            print(run.plan.describe(), flush=True)
+        start = run.state.step
+        bar = progress_bar(range(start, cfg.steps), initial=start, total=cfg.steps,
+                           enabled=progress and run.world.main,
+                           desc=(description or task.name) + (f" from {start}" if start else ""))
+        try:
+            for _ in bar:
+                values = run.iteration()
+                if values is not None:
                     bar.set_postfix({name: f"{v:.3f}" for name, v in list(values.items())[:4]})
-            if (cfg.snapshot_every and done % cfg.snapshot_every == 0) or done == cfg.steps:
-                snapshot()
-            if is_ckpt or done == cfg.steps:
-                checkpoint()
+        finally:
+            bar.close()
     finally:
-        bar.close()
-        for hook in hooks:
+        run.close()
+    return run.history
+
+
+class _Session:
+    """One call of :func:`fit`: the placed modules, optimisers, loss scalers, streams and progress, with
+    the four things the loop does to them (restore, iterate, checkpoint, snapshot) as methods."""
+
+    def __init__(self, task: Task, batches: Batches, cfg: LoopConfig, device, out_dir, record: dict | None):
+        self.task, self.batches, self.cfg, self.record = task, batches, cfg, record
+        self.world = world = distributed.current()  # several processes under torchrun, else one
+        self.plan = plan = _place(task, cfg, device, world)
+        self.modules = task.modules
+        self.optimizers = task.optimizers(fused=plan.fused_optimizers)
+        self.scalers = {name: plan.grad_scaler() for name in self.optimizers} if plan.loss_scaling else {}
+        _LOSS_SCALERS.update({self.optimizers[name]: scaler for name, scaler in self.scalers.items()})
+        self.hooks = ([opt.register_step_pre_hook(_average_gradients) for opt in self.optimizers.values()]
+                      if world.distributed else [])
+        trained = {name: m for name, m in self.modules.items() if name not in task.ema}
+        run_modules = {name: torch.compile(m) if plan.compile and name not in task.eager else m
+                       for name, m in trained.items()}
+        rank_seed = cfg.seed + world.rank * distributed.RANK_SEED_STRIDE  # one process: cfg.seed
+        self.noise = torch.Generator(device=plan.torch_device).manual_seed(rank_seed)
+        if world.rank:
+            torch.manual_seed(rank_seed)  # the processes' other random draws differ too; the models are broadcast
+        self.state = Progress()
+        self.ctx = Context(progress=self.state, device=plan.torch_device, modules=run_modules,
+                           optimizers=self.optimizers, noise=self.noise, autocast=plan.autocast())
+        self.loop_batches = _LoopBatches(batches, self.state, plan.channels_last, world)
+        self.beta = ema_beta(cfg.batch_size, cfg.ema_half_life)
+        self.path = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
+        self.history = History(names=task.metric_names)
+        self.last_good = 0
+
+    def restore_or_start(self, resume: bool | str) -> None:
+        """Load the checkpoint (``resume``), make the replicas equal, note the plan, start the clock."""
+        if resume == "auto":
+            resume = self.path is not None and self.path.is_file()
+        if resume:
+            if self.path is None:
+                raise CheckpointError("resume=True needs out_dir, the folder that holds checkpoint.pt")
+            self.history = _restore(self.path, self.task, self.cfg, self.optimizers, self.scalers, self.batches,
+                                    self.noise, self.state, self.world)
+        distributed.broadcast([t for m in self.modules.values() for t in (*m.parameters(), *m.buffers())])
+        plans, plan = self.history.plans, self.plan.to_dict()
+        if not plans or {k: v for k, v in plans[-1].items() if k != "step"} != plan:
+            plans.append({"step": self.state.step, **plan})  # a part of the run on another plan
+        self.last_good = self.state.step
+        self.started, self.seconds_before = time.perf_counter(), self.history.seconds  # across resumes
+        if self.state.step == 0:
+            self.snapshot()
+            if self.cfg.steps == 0:
+                self.checkpoint()  # a run of no steps keeps its starting point: the first stage of a staged run
+
+    def iteration(self) -> dict[str, float] | None:
+        """One step of the task, the EMA updates and what falls due at this step; the logged values, if logged."""
+        cfg, state, task = self.cfg, self.state, self.task
+        metrics = task.step(self.ctx, self.loop_batches)
+        if self.world.distributed:  # running statistics and other buffers follow rank 0's (DDP's broadcast_buffers)
+            distributed.broadcast([b for name, m in self.modules.items() if name not in task.ema for b in m.buffers()])
+        for ema_name, source in task.ema.items():
+            ema_update(self.modules[ema_name], self.modules[source], self.beta)
+        state.step += 1
+        done, values = state.step, None
+        self.history.seconds = self.seconds_before + time.perf_counter() - self.started
+        is_log = done % cfg.log_every == 0 or done == cfg.steps
+        is_ckpt = cfg.checkpoint_every > 0 and done % cfg.checkpoint_every == 0
+        if is_log or is_ckpt:  # .item() waits for the GPU, so only at these steps
+            values = distributed.mean_over_processes({name: float(v) for name, v in metrics.items()})
+            _check_metrics(values, done, self.last_good, self.path if self.last_good else None)
+            if is_log:
+                self.history.record(done, values)
+        if (cfg.snapshot_every and done % cfg.snapshot_every == 0) or done == cfg.steps:
+            self.snapshot()
+        if is_ckpt or done == cfg.steps:
+            self.checkpoint()
+        return values if is_log else None
+
+    def checkpoint(self) -> None:
+        """Check every weight is finite and write ``checkpoint.pt`` atomically (rank 0, with every process's streams)."""
+        if self.path is None:
+            return
+        _check_weights(self.modules, self.state.step, self.last_good, self.path)
+        own = {"task": {"name": self.task.name, "state": self.task.state_dict()}, "rng": _rng_state(self.noise),
+               "batches": self.batches.state_dict()}
+        processes = distributed.gather_objects(own)  # every process's streams; rank 0 writes them all
+        if self.world.main:
+            save_checkpoint(self.path, {
+                "step": self.state.step, "images": self.state.images,
+                **own,
+                **{name: module.state_dict() for name, module in self.modules.items()},
+                **{f"opt_{name}": opt.state_dict() for name, opt in self.optimizers.items()},
+                **({"scalers": {name: s.state_dict() for name, s in self.scalers.items()}} if self.scalers else {}),
+                "plan": self.plan.to_dict(),
+                "history": self.history.state_dict(),
+                "config": {k: _plain(v) for k, v in dataclasses.asdict(self.cfg).items()},
+                "run": run_record(self.task, self.record),
+                **({"world_size": self.world.size, "processes": processes} if self.world.distributed else {}),
+            })
+        self.last_good = self.state.step
+
+    def snapshot(self) -> None:
+        history, step = self.history, self.state.step
+        if not history.snapshot_steps or history.snapshot_steps[-1] != step:
+            history.snapshot_steps.append(step)
+            history.snapshots.append(self.task.snapshot())
+
+    def close(self) -> None:
+        for hook in self.hooks:
             hook.remove()
-        for opt in optimizers.values():
+        for opt in self.optimizers.values():
             _LOSS_SCALERS.pop(opt, None)
-    return history
+
+
+#: The version of the ``"run"`` record in a checkpoint (:func:`run_record`).
+RUN_FORMAT = "ganlib-run-1"
+
+
+def run_record(task: Task, record: dict | None = None) -> dict:
+    """What a checkpoint says made it: the format, the task's name, ``record`` (a recipe's name, dataset, image
+    shape ...) and the architecture of every module that is a ``ganlib.models`` network (plain data)."""
+    modules = {name: describe(module) for name, module in task.modules.items()}
+    return {"format": RUN_FORMAT, "task": task.name, **(record or {}),
+            "modules": {name: arch for name, arch in modules.items() if arch is not None}}
 
 
 def _average_gradients(opt: torch.optim.Optimizer, args, kwargs) -> None:
