@@ -237,14 +237,12 @@ def _loop():
 
 
 def fit_holders() -> list:
-    """Every module that holds ``fit`` under that name (imported from the loop), so patching them all counts every
-    run whichever way a notebook starts it (ganlib.train.train, a recipe, fit itself)."""
-    import ganlib.recipes
-    import ganlib.train
-    import ganlib.training
+    """Every loaded module that holds the loop's ``fit`` under that name (``ganlib.training``, ``ganlib.train``, the
+    recipes ...), so patching them all counts every run whichever way a notebook starts it."""
+    import ganlib  # noqa: F401  (loads every module that imports fit)
 
-    loop = _loop()
-    return [m for m in (loop, ganlib.training, ganlib.train, ganlib.recipes) if getattr(m, "fit", None) is loop.fit]
+    fit = _loop().fit
+    return [m for m in list(sys.modules.values()) if m is not None and getattr(m, "fit", None) is fit]
 
 
 def install(gpu: str, path: str) -> Recorder:

@@ -12,8 +12,8 @@ Modules, each importable on its own:
 - :mod:`ganlib.theory`  the optimal discriminator and the divergences, numerically in 1-D; gradient play on x y
 - :mod:`ganlib.training` the generic loop (:func:`~ganlib.training.fit`), one task per GAN family, checkpoints, history
 - :mod:`ganlib.train`   ``train(G, D, batches, cfg)``: the G-against-D game of notebooks 02-05 (unconditional, class-conditional, pix2pix)
-- :mod:`ganlib.recipes` one registry of the named models of the CLI and notebook 07: ``recipes.train(name, dataset)``
-- :mod:`ganlib.runs`    a trained run of any kind, and :func:`ganlib.load_run` to reopen one and ``run.sample(n)`` from it
+- :mod:`ganlib.recipes` one registry of the named models of the CLI and notebook 07 (``recipes.train(name, dataset)``),
+  the runs they return, and :func:`ganlib.load_run`, which reopens any run for ``run.sample(n)``
 - :mod:`ganlib.sampling` drawing from any network: sample, translate, truncated normal, every family's draw
 - :mod:`ganlib.viz`     grids, curves, 2-D plots, animations, widgets
 - :mod:`ganlib.metrics` Fréchet distance, IS, KID, precision/recall, torch-fidelity's FID Inception-v3 features
@@ -28,15 +28,15 @@ Modules, each importable on its own:
 """
 
 from ganlib import (checks, classifier, compare, config, data, domains, evaluate, forensics, likelihood, losses, metrics,
-                    models, recipes, runs, sampling, theory, train, training, viz)
+                    models, recipes, sampling, theory, train, training, viz)
 from ganlib.config import get_device, pick, resolve_profile, seed_everything
-from ganlib.runs import Run, load_run
+from ganlib.recipes.runs import Run, load_run
 from ganlib.train import History, TrainConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
     "checks", "classifier", "compare", "config", "data", "domains", "evaluate", "forensics", "likelihood", "losses", "metrics",
-    "models", "recipes", "runs", "sampling", "theory", "train", "training", "viz",
+    "models", "recipes", "sampling", "theory", "train", "training", "viz",
     "get_device", "pick", "resolve_profile", "seed_everything", "History", "TrainConfig", "Run", "load_run",
 ]

@@ -32,7 +32,7 @@ from pathlib import Path
 from ganlib import config, data
 from ganlib.metrics import InceptionWeightsUnavailable
 from ganlib.recipes import RECIPES
-from ganlib.runs import RunError
+from ganlib.recipes.runs import RunError
 from ganlib.training import distributed
 from ganlib.training.checkpoint import CHECKPOINT_NAME, CheckpointError
 from ganlib.training.loop import NonFiniteLossError

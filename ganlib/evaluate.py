@@ -51,7 +51,7 @@ from ganlib.metrics import (
     precision_recall,
     real_statistics,
 )
-from ganlib.runs import load_run
+from ganlib.recipes.runs import load_run
 
 __all__ = ["METRICS", "FEATURES", "IMAGE_SUFFIXES", "EvaluationError", "Evaluation", "read_image_folder", "evaluate",
            "main_evaluate"]
@@ -321,7 +321,7 @@ def _real_images(source: str, n: int, info: list[str]) -> tuple[torch.Tensor, st
 
 def _fake_images(fake: str | os.PathLike, n: int, batch_size: int, seed: int, device: torch.device, progress: bool,
                  info: list[str], sampling_steps: int | None = 50) -> torch.Tensor:
-    """``n`` images drawn from a run (:meth:`ganlib.runs.Run.sample`), or the first ``n`` of a folder:
+    """``n`` images drawn from a run (:meth:`ganlib.recipes.runs.Run.sample`), or the first ``n`` of a folder:
     (N, C, H, W) in [-1, 1]."""
     if not Path(fake).is_dir():
         raise EvaluationError(f"--fake {fake}: no such folder; pass a run folder or a folder of images")

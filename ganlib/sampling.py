@@ -4,7 +4,7 @@
 - :func:`translate`: an image-to-image G(x) (pix2pix, CycleGAN's G and F) applied to given images;
 - :func:`truncated_normal`: latents for the truncation trick;
 - :func:`draw`: n samples of any family (a G(z), a VAE, a DDPM) in batches from one seeded stream, with a
-  progress bar; what ``python -m ganlib evaluate`` and :meth:`ganlib.runs.Run.sample` use.
+  progress bar; what ``python -m ganlib evaluate`` and :meth:`ganlib.recipes.runs.Run.sample` use.
 
 Every function runs the network in eval mode (dropout off, batch norm's running statistics) and returns
 float32 tensors on the CPU, whatever the network's device, so a seed gives the same images everywhere.

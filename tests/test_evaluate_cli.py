@@ -216,7 +216,7 @@ def test_runs_it_cannot_sample_say_to_pass_a_folder_of_images(tmp_path, capsys):
 
 def test_a_wgan_gp_run_is_rebuilt_with_its_recipe(tmp_path):
     """A checkpoint without a record (written before runs described themselves) is rebuilt by trial."""
-    from ganlib.runs import load_run
+    from ganlib.recipes.runs import load_run
 
     G, _ = build_models("wgan-gp", (3, 32, 32))
     save_checkpoint(tmp_path / "checkpoint.pt", {"task": {"name": "gan", "state": {}}, "step": 7,

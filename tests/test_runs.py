@@ -17,7 +17,7 @@ from ganlib.models.patchgan import PatchDiscriminator
 from ganlib.models.progan import build_progan
 from ganlib.models.stylegan import build_stylegan
 from ganlib.models.vae import VAE
-from ganlib.runs import RunError, load_run
+from ganlib.recipes.runs import RunError, load_run
 from ganlib.train import CHECKPOINT_NAME, TrainConfig, load_checkpoint, save_checkpoint, train
 
 # Every CLI model, with settings that make its run a few seconds on the CPU.

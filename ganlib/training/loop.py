@@ -447,7 +447,7 @@ def fit(
             line every 5 % (:class:`ganlib.progress.PlainProgress`), so a log file gets no carriage-return redraws.
         description: the progress bar's label (default: the task's name).
         record: what made the run, as plain data (a recipe's name, dataset and image shape: see
-            :mod:`ganlib.runs`); the checkpoint keeps it under ``"run"`` with the architecture of every
+            :mod:`ganlib.recipes.runs`); the checkpoint keeps it under ``"run"`` with the architecture of every
             module (:func:`ganlib.models.architecture.describe`), so :func:`ganlib.load_run` can rebuild it.
 
     The device plan (:func:`ganlib.training.plan.device_plan`, from ``device``, ``cfg.precision``,
