@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from ganlib import config, data
+from ganlib import config, data, recipes, sampling, viz
 from ganlib.metrics import InceptionWeightsUnavailable
 from ganlib.recipes import RECIPES
 from ganlib.recipes.runs import RunError
@@ -179,8 +179,6 @@ def _options(args: argparse.Namespace, chosen) -> dict:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ganlib import recipes
-
     chosen = recipes.recipe(args.model)
     args.dataset = args.dataset or chosen.default_dataset
     chosen.check(args.dataset)  # before anything is written
@@ -205,8 +203,6 @@ def _train(args: argparse.Namespace) -> int:
 
 def _write_outputs(args: argparse.Namespace, chosen, run, out: Path) -> None:
     """samples (.png), losses.png and history.json of a finished run; the final values and the files written."""
-    from ganlib import viz
-
     history = run.history
     history.save_json(out / "history.json")
     title = f"{args.model} on {args.dataset}"
@@ -234,8 +230,6 @@ def _write_points(args: argparse.Namespace, run, out: Path) -> str:
     """A toy run: 2,000 points of G_ema over the real mixture and D's decision surface, and the modes covered."""
     import torch
 
-    from ganlib import viz
-
     mixture = data.TOY_DATASETS[args.dataset]()
     samples = run.sample(2000, seed=args.seed)
     real = mixture.sample(2000, torch.Generator().manual_seed(args.seed))
@@ -248,8 +242,6 @@ def _write_points(args: argparse.Namespace, run, out: Path) -> str:
 def _write_translations(run, out: Path) -> str:
     """CycleGAN: for each direction, 8 test images, their translations and the translations back."""
     import torch
-
-    from ganlib import sampling, viz
 
     n = 8
     x, y = run.pair.test_x.images[:n], run.pair.test_y.images[:n]

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ganlib import forensics, likelihood, metrics
+from ganlib.models.vae import elbo_terms
 from ganlib.sampling import draw, family_of
 
 __all__ = ["seconds_per_image", "bits_per_dim", "vae_bits_per_dim", "Scores", "score"]
@@ -44,8 +45,6 @@ def seconds_per_image(model: nn.Module, *, steps: int | None = None, n: int = 16
 @torch.no_grad()
 def vae_bits_per_dim(vae: nn.Module, images: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
     """The VAE's negative ELBO per image (N,), in bits per dimension, with one draw of z per image."""
-    from ganlib.models.vae import elbo_terms
-
     device = vae.log_scale.device
     x = images.to(device)
     eps = torch.randn(len(x), vae.cfg.latent_dim, generator=generator).to(device)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.resources
 import json
 import os
 import re
@@ -40,7 +41,9 @@ import torch
 from torch import nn
 
 from ganlib import config, data
+from ganlib.classifier import WEIGHTS_NAME, load_mnist_classifier
 from ganlib.metrics import (
+    INCEPTION_LOGITS_DIM,
     INCEPTION_POOL_DIM,
     extract_features,
     frechet_distance,
@@ -51,6 +54,7 @@ from ganlib.metrics import (
     precision_recall,
     real_statistics,
 )
+from ganlib.metrics.digits import _crop_to_28
 from ganlib.recipes.runs import load_run
 
 __all__ = ["METRICS", "FEATURES", "IMAGE_SUFFIXES", "EvaluationError", "Evaluation", "read_image_folder", "evaluate",
@@ -162,25 +166,17 @@ class _DigitFeatures(nn.Module):
         self.classifier = classifier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from ganlib.metrics import _crop_to_28
-
         feats = self.classifier.features(_crop_to_28(x))  # (B, 64)
         return torch.cat([feats, self.classifier.head(feats)], dim=1)  # (B, 64 + 10)
 
 
 def _extractor(kind: str, weights: str | os.PathLike | None, device: torch.device) -> _Extractor:
     if kind == "digits":
-        import importlib.resources
-
-        from ganlib.classifier import WEIGHTS_NAME, load_mnist_classifier
-
         classifier, _ = load_mnist_classifier(device)
         asset = importlib.resources.files("ganlib") / "assets" / WEIGHTS_NAME
         digest = hashlib.sha256(asset.read_bytes()).hexdigest()[:8]
         return _Extractor("digits", _DigitFeatures(classifier), classifier.feature_dim, f"digits-{digest}",
                           f"digits: the shipped MNIST classifier ({classifier.feature_dim}-d features, 10 classes)")
-    from ganlib.metrics import INCEPTION_LOGITS_DIM
-
     net = inception_v3_features(weights, device=device, output="both")  # raises InceptionWeightsUnavailable
     digest = net.weights_sha256[:8]
     return _Extractor("inception", net, INCEPTION_POOL_DIM, f"inception-{digest}",

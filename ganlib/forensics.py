@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganlib.metrics import predict_digits
+
 __all__ = ["radial_spectrum", "high_frequency_fraction", "FakeDetector", "train_detector", "detector_logits",
            "detection_accuracy", "watermark_pattern", "embed_watermark", "watermark_score", "class_fractions"]
 
@@ -160,7 +162,5 @@ def watermark_score(images: torch.Tensor, key: int) -> torch.Tensor:
 
 def class_fractions(images: torch.Tensor, n_classes: int = 10) -> torch.Tensor:
     """The fraction of images the shipped MNIST classifier puts in each class (n_classes,)."""
-    from ganlib.metrics import predict_digits
-
     predicted = predict_digits(images, device="cpu")
     return torch.bincount(predicted, minlength=n_classes).double() / len(predicted)

@@ -16,6 +16,8 @@ import torch
 from matplotlib import animation
 from matplotlib.figure import Figure
 
+from ganlib.data import count_modes
+
 if TYPE_CHECKING:
     import ipywidgets as widgets
 
@@ -229,8 +231,6 @@ def plot_mode_coverage(histories: "dict[str, History]", mixture, ax=None, title:
     Returns:
         The matplotlib Figure.
     """
-    from ganlib.data import count_modes  # local: viz otherwise needs nothing from data
-
     fig, ax = _axes(ax, figsize=(7, 3.5))
     for label, history in histories.items():
         modes = [count_modes(s, mixture).n_modes for s in history.snapshots]

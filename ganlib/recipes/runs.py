@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ganlib import sampling
+from ganlib import domains, sampling
 from ganlib.models.architecture import ArchitectureError, describe, rebuild
 from ganlib.models.dcgan import DCGAN_PRESETS, build_dcgan
 from ganlib.models.diffusion import DDPM, DiffusionConfig
@@ -192,8 +192,6 @@ class Run:
     def _test_images(self, direction: str) -> torch.Tensor:
         """The test images of the domain a CycleGAN run translates from (its pair, else reloaded by name)."""
         if self.pair is None:
-            from ganlib import domains  # only a CycleGAN run without its pair reads the domains
-
             size = self.record.get("image_shape", [None, None, None])[-1]
             self.pair = domains.load_domains(self.record["dataset"], size=size, seed=int(getattr(self.cfg, "seed", 0)))
         return (self.pair.test_x if direction == "x2y" else self.pair.test_y).images

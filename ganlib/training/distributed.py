@@ -41,6 +41,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from ganlib.config import get_device
+
 __all__ = ["World", "current", "init_from_env", "shutdown", "shard", "local_batch_size", "rank_generator",
            "average_gradients", "broadcast", "mean_over_processes", "gather_objects", "sync_batchnorm"]
 
@@ -87,8 +89,6 @@ def init_from_env(device: str | torch.device = "auto") -> tuple[World, torch.dev
         ValueError: the environment asks for several processes but names no rendezvous, or asks for
             several processes on one machine's single GPU.
     """
-    from ganlib.config import get_device
-
     size = int(os.environ.get("WORLD_SIZE", "1"))
     device = get_device(device)
     if size <= 1:

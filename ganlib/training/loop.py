@@ -4,14 +4,16 @@ The loop owns what cuts across families; a *task* (``ganlib.training.gan``, ``.c
 named networks and optimisers and writes one iteration as its paper does::
 
     fit(task, batches, cfg):
-        place the task's modules on the device (channels_last for convolutions on CUDA), compile
-        build the optimisers (fused Adam on CUDA); make the EMA copies; restore a checkpoint
-        for each iteration:
+        run = _Session(...)            # placement: the device plan; modules on the device (channels_last
+                                       # for 16-bit convolutions), compiled; optimisers (fused Adam on CUDA)
+        run.restore_or_start(resume)   # a checkpoint's modules, optimisers, streams and history, or step 0
+        for each iteration: run.iteration()
             metrics = task.step(ctx, batches)          # the game: D phase(s), G phase, regularisers
             EMA copies <- lerp towards their modules   # half-life in images
             every log_every:        check every metric is finite, append to the History
-            every snapshot_every:   task.snapshot()    # e.g. G_ema(z_fixed)
-            every checkpoint_every: check every weight is finite, write the checkpoint atomically
+            every snapshot_every:   run.snapshot()     # task.snapshot(), e.g. G_ema(z_fixed)
+            every checkpoint_every: run.checkpoint()   # every weight finite; written atomically, with the run's
+                                                       # record (what made it: ganlib.load_run rebuilds it)
 
 ``ctx`` (:class:`Context`) gives the step what it needs without globals: the :class:`Progress`
 (steps done, real images consumed; schedules are pure functions of it), the modules to call
