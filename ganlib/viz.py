@@ -21,7 +21,7 @@ from ganlib.data import count_modes
 if TYPE_CHECKING:
     import ipywidgets as widgets
 
-    from ganlib.train import History
+    from ganlib.training.history import History
 
 __all__ = [
     "image_grid",
