@@ -1,7 +1,20 @@
-"""Fixtures shared by the unit tests."""
+"""Fixtures shared by the unit tests, and the one place that puts ``tests/support`` on ``sys.path``.
+
+``tests/support`` holds what the tests share but pytest must not collect: the mutation harness
+(``_mutation``), stand-in Inception weights (``_inception_weights``), the killed-run helper
+(``_interrupt``), the ``torchrun`` worker (``_distributed_worker.py``, launched by path) and the files
+tests read (``data/``). A test imports a helper by its module name, ``from _mutation import ...``.
+"""
+
+import sys
+from pathlib import Path
 
 import pytest
 import torch
+
+SUPPORT = Path(__file__).resolve().parent / "support"
+if str(SUPPORT) not in sys.path:
+    sys.path.insert(0, str(SUPPORT))
 
 
 @pytest.fixture(scope="module")
