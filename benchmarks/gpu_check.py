@@ -136,13 +136,13 @@ def measure_evaluation(device: torch.device, n: int, folder: Path) -> dict:
 
     FID, KID and IS (precision/recall on 50,000 x 2048-d features runs on the CPU in float64 and is left out).
     Without torch-fidelity's weights file (offline) the network gets stand-in weights of the same architecture
-    (``tests/_inception_weights.py``): the time does not depend on the weights' values.
+    (``tests/support/_inception_weights.py``): the time does not depend on the weights' values.
     """
     from ganlib import evaluate, metrics
 
     weights, kind = None, "torch-fidelity's FID Inception weights"
     if not metrics.inception_weights_path().is_file():
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
         from _inception_weights import make_inception_weights
 
         weights, kind = make_inception_weights(folder / "inception-standin.pt"), "stand-in weights (offline)"

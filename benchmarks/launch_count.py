@@ -90,17 +90,16 @@ class _Side(gpu_estimate.Recorder):
 @contextlib.contextmanager
 def _patched(side: _Side):
     """fit counted by ``side`` everywhere it is imported; for the reference, its per-tensor pieces too."""
-    import ganlib.train
-    import ganlib.training
     from ganlib.training import loop
 
-    saved = {(m, "fit"): m.fit for m in (loop, ganlib.training, ganlib.train)}
+    holders = gpu_estimate.fit_holders()  # every module that imported fit, the recipes' too
+    saved = {(m, "fit"): m.fit for m in holders}
     if side.side == "reference":
         saved.update({(loop, "ema_update"): loop.ema_update, (loop, "grad_norm"): loop.grad_norm,
                       (torch.optim, "Adam"): torch.optim.Adam})
         loop.ema_update, loop.grad_norm, torch.optim.Adam = per_tensor_ema, per_tensor_grad_norm, _ForeachAdam
     counting = side.fit(loop.fit)
-    for module in (loop, ganlib.training, ganlib.train):
+    for module in holders:
         module.fit = counting
     try:
         with side.counter:

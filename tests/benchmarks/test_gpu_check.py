@@ -58,11 +58,9 @@ def test_the_steps_counted_after_a_resume_agree_with_the_estimators_count(gpu_ch
     per_step = gpu_check.count_steps(train, tmp_path / "dcgan", 2, common)
     recorder = gpu_check.gpu_estimate.Recorder("t4", str(tmp_path / "counts.json"))
     monkeypatch.setattr(recorder, "plan", lambda real_plan, fp16_safe: real_plan)  # the CPU's own plan, as above
-    import ganlib.train
-    import ganlib.training
     from ganlib.training import loop
     counting = recorder.fit(loop.fit)
-    for module in (loop, ganlib.training, ganlib.train):
+    for module in gpu_check.gpu_estimate.fit_holders():  # every module that imported fit, the recipes' too
         monkeypatch.setattr(module, "fit", counting)
     with recorder.counter:
         train(steps=100, resume=False, **{**common, "out_dir": tmp_path / "other"})

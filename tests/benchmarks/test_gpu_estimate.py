@@ -85,3 +85,17 @@ def test_progan_steps_are_split_by_the_phases_of_its_schedule():
     for name, resolution in (("4px", 4), ("8px", 8), ("16px", 16)):
         assert counts[name] == 640 // progan.batch_size_at(resolution, cfg)  # a phase is 640 images
     assert counts["32px"] == 640 // progan.batch_size_at(32, cfg) + 10
+
+
+def test_the_course_map_quotes_the_committed_t4_estimates():
+    """The README's course map shows the committed colab estimates on a T4, each within the 15-minute session."""
+    repo = Path(__file__).resolve().parents[2]
+    result = json.loads((repo / "benchmarks" / "results" / "gpu-estimate-t4-colab.json").read_text())
+    assert (result["gpu"], result["profile"]) == ("t4", "colab")
+    table = (repo / "README.md").read_text().split("<!-- course-map:start -->")[1].split("<!-- course-map:end -->")[0]
+    last_cell = {cells[1].strip(): cells[-2].strip() for cells in (line.split("|") for line in table.splitlines())
+                 if len(cells) > 3}
+    assert "colab on a T4 (estimate)" in last_cell["#"]
+    for name, notebook in result["notebooks"].items():
+        assert notebook["total_s"][1] <= 15 * 60, f"{name}: {gpu_estimate.minutes(notebook['total_s'])} on a T4"
+        assert last_cell[name.split("_")[0]].endswith(f"/ {gpu_estimate.minutes(notebook['total_s'])} (estimate)"), name
