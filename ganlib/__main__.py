@@ -136,6 +136,9 @@ def _course_parser(sub) -> None:
     r.add_argument("--out", default=None, help="folder for the executed notebooks (default out/PROFILE)")
     r.add_argument("--device", default=None, help="injected as DEVICE (default: the notebook's own)")
     r.add_argument("--seed", type=int, default=None, help="injected as SEED (default: the notebook's own)")
+    r.add_argument("--seeds", default=None, metavar="0,1",
+                   help="run every notebook once per seed (0,1 or 0-2), each into OUT/seed-N, and report each claim "
+                   "per seed in OUT/verdicts.md")
     r.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                    help="inject another parameter, e.g. -p DATASET=mnist (repeatable)")
     r.add_argument("--cell-timeout", type=float, default=None, help="seconds one cell may run (default: no limit)")
@@ -275,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             if args.course_command == "run":
                 return run.main_run(args.notebooks, args.profile, args.out, device=args.device, seed=args.seed,
-                                    params=args.param, cell_timeout=args.cell_timeout, root=args.root)
+                                    params=args.param, cell_timeout=args.cell_timeout, root=args.root,
+                                    seeds=args.seeds)
             if args.course_command == "grade":
                 return grade.main_grade(args)
             if args.course_command == "pack":

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import nbformat
 
-from ganlib.checks import VERDICT_HELD, VERDICT_NOT_HELD
+from ganlib.checks import OUTCOMES
 from ganlib.config import RUNS_ENV
 
-__all__ = ["NotebookResult", "Verdict", "find_notebooks", "parse_parameter", "read_verdicts", "run_notebook",
-           "run_notebooks", "summary_table", "verdict_report", "main_run"]
+__all__ = ["NotebookResult", "Verdict", "find_notebooks", "parse_parameter", "parse_seeds", "read_verdicts",
+           "run_notebook", "run_notebooks", "seeds_report", "summary_table", "verdict_report", "main_run"]
 
 PARAMETERS_TAG = "parameters"
 
@@ -39,8 +39,25 @@ class Verdict:
     """One claim of a reading, as the run's own numbers judged it (a ``VERDICT`` line of ``ganlib.checks.verdict``)."""
 
     cell: int  # index of the code cell that printed it, in the source notebook
-    held: bool
+    outcome: str  # held, not held, within noise or not judged (ganlib.checks.OUTCOMES)
     claim: str  # the claim and its evidence, as printed
+    meaning: str = ""  # the reading printed under it for this outcome, if any
+
+    @property
+    def held(self) -> bool:
+        return self.outcome == "held"
+
+    @property
+    def statement(self) -> str:
+        """The claim without its trailing ``(effect; evidence)``, the same in every seed's run."""
+        text = self.claim
+        if text.endswith(")"):
+            depth = 0
+            for i in range(len(text) - 1, -1, -1):
+                depth += {")": 1, "(": -1}.get(text[i], 0)
+                if depth == 0:
+                    return text[:i].rstrip() or text
+        return text
 
 
 @dataclass(frozen=True)
@@ -68,14 +85,20 @@ def read_verdicts(nb: nbformat.NotebookNode, injected_after: int | None = None) 
         if cell.cell_type != "code":
             continue
         source_index = index - 1 if injected_after is not None and index > injected_after else index
-        for output in cell.get("outputs", []):
-            if output.get("output_type") != "stream":
-                continue
-            for line in output.get("text", "").splitlines():
-                for prefix, held in ((VERDICT_HELD, True), (VERDICT_NOT_HELD, False)):
-                    if line.startswith(prefix):
-                        found.append(Verdict(source_index, held, line[len(prefix):].strip()))
+        text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+        lines = text.splitlines()
+        for n, line in enumerate(lines):
+            for outcome, prefix in OUTCOMES.items():
+                if line.startswith(prefix):
+                    after = lines[n + 1] if n + 1 < len(lines) else ""
+                    meaning = after.strip() if after.startswith("    ") else ""
+                    found.append(Verdict(source_index, outcome, line[len(prefix):].strip(), meaning))
     return tuple(found)
+
+
+def _counts(verdicts) -> str:
+    tally = {outcome: sum(v.outcome == outcome for v in verdicts) for outcome in OUTCOMES}
+    return " / ".join(str(tally[o]) for o in OUTCOMES)
 
 
 def _verdicts_of(output: Path, params_at: int) -> tuple[Verdict, ...]:
@@ -214,11 +237,15 @@ def run_notebooks(paths: Sequence[Path], out_dir: str | Path, parameters: dict[s
 
 
 def summary_table(results: Sequence[NotebookResult]) -> str:
-    """A plain-text table: notebook, status, seconds, and how many of the readings' claims held."""
+    """A plain-text table: notebook, status, seconds, and the readings' claims by outcome.
+
+    The last column counts the verdicts *held / not held / within noise / not judged*.
+    """
     width = max([len("notebook")] + [len(r.notebook.stem) for r in results])
-    lines = [f"{'notebook':{width}s}  status  seconds  claims held", f"{'-' * width}  ------  -------  -----------"]
-    lines += [f"{r.notebook.stem:{width}s}  {'ok' if r.ok else 'FAILED':6s}  {r.seconds:7.1f}  "
-              f"{sum(v.held for v in r.verdicts)} of {len(r.verdicts)}" for r in results]
+    head = "claims held / not held / within noise / not judged"
+    lines = [f"{'notebook':{width}s}  status  seconds  {head}", f"{'-' * width}  ------  -------  {'-' * len(head)}"]
+    lines += [f"{r.notebook.stem:{width}s}  {'ok' if r.ok else 'FAILED':6s}  {r.seconds:7.1f}  {_counts(r.verdicts)}"
+              for r in results]
     failed = sum(not r.ok for r in results)
     lines.append(f"{failed} of {len(results)} notebook(s) failed" if failed else f"all {len(results)} notebook(s) ran")
     return "\n".join(lines)
@@ -226,45 +253,112 @@ def summary_table(results: Sequence[NotebookResult]) -> str:
 
 def verdict_report(results: Sequence[NotebookResult], parameters: dict[str, object]) -> str:
     """Markdown: every claim the readings made and whether it held in this run, notebook by notebook."""
-    held = sum(v.held for r in results for v in r.verdicts)
-    total = sum(len(r.verdicts) for r in results)
+    verdicts = [v for r in results for v in r.verdicts]
+    held = sum(v.held for v in verdicts)
     lines = ["# Claims of the readings, checked by this run", "",
-             f"Parameters: {parameters}. {held} of {total} claims held; a claim that did not hold is a result of "
-             "this machine, profile and seed, not an error: the reading under it says what to look for.", ""]
+             f"Parameters: {parameters}. {held} of {len(verdicts)} claims held (held / not held / within noise / "
+             f"not judged: {_counts(verdicts)}). A claim that did not hold is a result of this machine, profile and "
+             "seed, not an error: the reading under it says what to conclude.", ""]
     for r in results:
         status = "" if r.ok else " (the run FAILED; verdicts up to the failing cell)"
         lines += [f"## {r.notebook.stem}{status}", ""]
-        lines += [f"- {'held' if v.held else '**not held here**'} (cell {v.cell}): {v.claim}" for v in r.verdicts]
+        for v in r.verdicts:
+            lines.append(f"- {_shown(v.outcome)} (cell {v.cell}): {v.claim}")
+            lines += [f"  - {v.meaning}"] if v.meaning else []
         lines += (["- no verdicts printed"] if not r.verdicts else []) + [""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _shown(outcome: str) -> str:
+    return {"held": "held", "not held": "**not held here**", "within noise": "*within noise*",
+            "not judged": "not judged"}[outcome]
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0,1"`` or ``"0-2"`` (or a mix, ``"0,3-4"``) as a list of distinct seeds, in order."""
+    seeds: list[int] = []
+    try:
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            low, dash, high = part.partition("-")
+            seeds += range(int(low), int(high) + 1) if dash else [int(part)]
+    except ValueError:
+        raise ValueError(f"--seeds takes numbers separated by commas, or a range such as 0-2; got {text!r}") from None
+    if not seeds:
+        raise ValueError(f"--seeds names no seed: {text!r}")
+    return list(dict.fromkeys(seeds))
+
+
+def seeds_report(by_seed: dict[int, Sequence[NotebookResult]], parameters: dict[str, object]) -> str:
+    """Markdown: each claim of each notebook, one column per seed, and whether it held in every seed."""
+    seeds = list(by_seed)
+    lines = ["# Claims of the readings, one run per seed", "", f"Parameters: {parameters}; seeds {seeds}.", ""]
+    everything = [v for results in by_seed.values() for r in results for v in r.verdicts]
+    lines += [f"Verdicts over all seeds (held / not held / within noise / not judged): {_counts(everything)}.", ""]
+    notebooks = list(dict.fromkeys(r.notebook for results in by_seed.values() for r in results))
+    for notebook in notebooks:
+        runs = {seed: next((r for r in results if r.notebook == notebook), None) for seed, results in by_seed.items()}
+        claims: dict[tuple[int, int], str] = {}  # (cell, n-th verdict of that cell): the statement
+        outcomes: dict[tuple[int, int], dict[int, str]] = {}
+        for seed, r in runs.items():
+            per_cell: dict[int, int] = {}
+            for v in r.verdicts if r else ():
+                key = (v.cell, per_cell.setdefault(v.cell, 0))
+                per_cell[v.cell] += 1
+                claims.setdefault(key, v.statement)
+                outcomes.setdefault(key, {})[seed] = v.outcome
+        failed = [str(seed) for seed, r in runs.items() if r is None or not r.ok]
+        lines += [f"## {notebook.stem}" + (f" (FAILED for seed {', '.join(failed)})" if failed else ""), ""]
+        lines += ["| cell | claim | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+                  "|---|---|" + "---|" * len(seeds)]
+        for key in sorted(claims):
+            row = [outcomes[key].get(s, "missing") for s in seeds]
+            lines.append(f"| {key[0]} | {claims[key].replace('|', '/')} | " + " | ".join(row) + " |")
+        lines += (["(no verdicts printed)"] if not claims else []) + [""]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def main_run(notebooks: Sequence[str], profile: str, out: str | None, device: str | None = None,
              seed: int | None = None, params: Sequence[str] = (), cell_timeout: float | None = None,
-             root: str | Path = ".") -> int:
-    """The ``python -m ganlib course run`` command: 0 when every notebook ran, 1 otherwise."""
+             root: str | Path = ".", seeds: str | None = None) -> int:
+    """The ``python -m ganlib course run`` command: 0 when every notebook ran, 1 otherwise.
+
+    With ``seeds`` (``"0,1"``), every notebook runs once per seed, into ``OUT/seed-N/`` with its own
+    ``verdicts.md``, and ``OUT/verdicts.md`` lists each claim with its outcome per seed.
+    """
     from ganlib.config import resolve_profile
 
     profile = resolve_profile(profile)  # inject the name itself, so the output says which profile ran
     paths = find_notebooks(notebooks, root)
+    if seeds is not None and seed is not None:
+        raise ValueError("give --seed or --seeds, not both")
+    seed_list = parse_seeds(seeds) if seeds is not None else [seed]
     parameters: dict[str, object] = {"PROFILE": profile}
     if device is not None:
         parameters["DEVICE"] = device
-    if seed is not None:
-        parameters["SEED"] = seed
     parameters.update(parse_parameter(p) for p in params)
     out_dir = Path(out or Path(root) / "out" / profile)
-    print(f"{len(paths)} notebook(s) into {out_dir}, parameters {parameters}")
-    results = run_notebooks(paths, out_dir, parameters, cell_timeout)
-    print()
-    print(summary_table(results))
-    report = out_dir / "verdicts.md"
-    report.write_text(verdict_report(results, parameters), encoding="utf-8")
-    not_held = [(r.notebook.stem, v) for r in results for v in r.verdicts if not v.held]
-    for stem, v in not_held:
-        print(f"not held here: {stem} cell {v.cell}: {v.claim}")
-    print(f"every claim and its verdict: {report}")
-    for r in results:
-        if not r.ok:
-            print(f"error: {r.error}")
-    return 0 if all(r.ok for r in results) else 1
+    by_seed: dict[int, list[NotebookResult]] = {}
+    for s in seed_list:
+        these = dict(parameters, **({"SEED": s} if s is not None else {}))
+        folder = out_dir / f"seed-{s}" if seeds is not None else out_dir
+        print(f"{len(paths)} notebook(s) into {folder}, parameters {these}")
+        results = run_notebooks(paths, folder, these, cell_timeout)
+        print()
+        print(summary_table(results))
+        report = folder / "verdicts.md"
+        report.write_text(verdict_report(results, these), encoding="utf-8")
+        for r in results:
+            for v in r.verdicts:
+                if v.outcome in ("not held", "within noise"):
+                    print(f"{'not held here' if v.outcome == 'not held' else v.outcome}: {r.notebook.stem} "
+                          f"cell {v.cell}: {v.claim}")
+        print(f"every claim and its verdict: {report}")
+        by_seed[s] = results
+    if seeds is not None:
+        report = out_dir / "verdicts.md"
+        report.write_text(seeds_report(by_seed, parameters), encoding="utf-8")
+        print(f"each claim for every seed: {report}")
+    failures = [r for results in by_seed.values() for r in results if not r.ok]
+    for r in failures:
+        print(f"error: {r.error}")
+    return 0 if not failures else 1

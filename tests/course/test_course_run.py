@@ -74,14 +74,59 @@ def test_the_report_collects_every_verdict_with_its_cell(tmp_path, capsys):
     assert main(["course", "run", str(claims), str(crashed), "--profile", "smoke", "--out", str(out)]) == 1
     printed = capsys.readouterr().out
     table = printed[printed.index("notebook  status"):]
-    assert "\nclaims    ok" in table and table.splitlines()[2].endswith("2 of 3")
-    assert table.splitlines()[3].endswith("1 of 1")  # the crashed notebook's verdicts up to the failing cell
+    assert "\nclaims    ok" in table and table.splitlines()[2].endswith("2 / 1 / 0 / 0")  # held / not / noise / unjudged
+    assert table.splitlines()[3].endswith("1 / 0 / 0 / 0")  # the crashed notebook's verdicts up to the failing cell
     assert "not held here: claims cell 3: one beats two (1 vs 2)" in printed
     report = (out / "verdicts.md").read_text()
-    assert "3 of 4 claims held" in report
+    assert "3 of 4 claims held (held / not held / within noise / not judged: 3 / 1 / 0 / 0)" in report
     assert "- held (cell 1): two beats one (2 vs 1)" in report
     assert "- **not held here** (cell 3): one beats two (1 vs 2)" in report and "- held (cell 3): same" in report
     assert "## crashed (the run FAILED; verdicts up to the failing cell)" in report and "after" not in report
+
+
+# A notebook whose claims depend on its seed: a clear effect, one inside the noise only for seed 1, one smoke
+# cannot judge, each with the reading for its outcome.
+_SEEDED = ("from ganlib.checks import Effect, judge_at, verdict\nSEED = globals().get('SEED', 0)",
+           "verdict('a clear effect (big)', Effect(1.0, 0.1, 'by hand'), 'evidence', if_held='it shows')\n"
+           "verdict('a small one', Effect(0.3 if SEED == 0 else 0.05, 0.1, 'by hand'), "
+           "if_within_noise='this budget cannot resolve it')",
+           "judge_at('smoke'); verdict('a smoke claim', Effect(5.0, 0.1, 'by hand'))")
+
+
+def test_the_four_outcomes_are_read_with_the_reading_under_each():
+    nb = nbformat.v4.new_notebook(cells=[new_code_cell(source) for source in _SEEDED])
+    texts = ["VERDICT held: a clear effect (big) (effect +1 ± 0.1, by hand; evidence)\n    it shows\n"
+             "VERDICT within noise: a small one (effect +0.05 ± 0.1, by hand)\n    this budget cannot resolve it\n",
+             "VERDICT not judged: a smoke claim (effect +5 ± 0.1, by hand)\n    too short\n"]
+    for cell, text in zip(nb.cells[1:], texts):
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+    found = runner.read_verdicts(nb)
+    assert [(v.cell, v.outcome, v.meaning) for v in found] == [
+        (1, "held", "it shows"), (1, "within noise", "this budget cannot resolve it"), (2, "not judged", "too short")]
+    assert found[0].statement == "a clear effect (big)"  # the claim without its trailing (effect; evidence)
+    assert runner.Verdict(0, "held", "no evidence").statement == "no evidence"
+
+
+def test_seeds_runs_each_notebook_per_seed_and_reports_each_claim_per_seed(tmp_path, capsys):
+    path = _notebook(tmp_path / "seeded.ipynb", *_SEEDED)
+    out = tmp_path / "out"
+    assert main(["course", "run", str(path), "--profile", "quick", "--out", str(out), "--seeds", "0,1"]) == 0
+    for seed in (0, 1):
+        executed = nbformat.read(out / f"seed-{seed}" / "seeded.ipynb", as_version=4)
+        assert f"SEED = {seed}" in executed.cells[1].source  # papermill's injected cell
+        assert (out / f"seed-{seed}" / "verdicts.md").is_file()
+    printed = capsys.readouterr().out
+    assert "within noise: seeded cell 2: a small one" in printed
+    report = (out / "verdicts.md").read_text()
+    assert "seeds [0, 1]" in report
+    assert "over all seeds (held / not held / within noise / not judged): 3 / 0 / 1 / 2" in report
+    assert "| 2 | a clear effect (big) | held | held |" in report
+    assert "| 2 | a small one | held | within noise |" in report
+    assert "| 3 | a smoke claim | not judged | not judged |" in report
+    with pytest.raises(ValueError, match="--seeds takes numbers"):
+        runner.parse_seeds("0,one")
+    assert runner.parse_seeds("0-2,1,5") == [0, 1, 2, 5]
+    assert main(["course", "run", str(path), "--seeds", "0", "--seed", "1", "--out", str(out)]) == 2
 
 
 def test_a_notebook_without_parameters_cell_is_refused(tmp_path):

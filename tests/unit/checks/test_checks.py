@@ -58,10 +58,22 @@ def test_in_a_notebook_failed_checks_and_unwritten_exercises_show_one_line_other
 def test_verdict_prints_one_line_that_says_whether_the_claim_held(capsys):
     from ganlib.checks import verdict
 
-    assert verdict("A beats B", 0.9 > 0.8, "0.90 vs 0.80") is True
-    assert verdict("C beats D", False) is False
+    assert verdict("A beats B", 0.9 > 0.8, "0.90 vs 0.80").held is True
+    assert verdict("C beats D", False).held is False
     assert capsys.readouterr().out.splitlines() == ["VERDICT held: A beats B (0.90 vs 0.80)",
                                                      "VERDICT not held here: C beats D"]
+
+
+def test_in_a_notebook_a_cell_ending_in_a_verdict_shows_only_its_line():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from ganlib.checks import Effect, verdict\nverdict('shown once', Effect(1.0, 0.5, 'by hand'))")])
+    client = NotebookClient(nb, timeout=120, kernel_name="python3")
+    client.kernel_manager_kwargs = {"kernel_cmd": [sys.executable, "-m", "ipykernel_launcher", "-f",
+                                                   "{connection_file}"]}
+    client.execute()
+    [output] = nb.cells[0].outputs  # the printed line, and no Judgement(...) or True after it
+    assert output.output_type == "stream"
+    assert output.text == "VERDICT held: shown once (effect +1 ± 0.5, by hand)\n"
 
 
 # Students' answers to "write the non-saturating G loss", written four ways; ganlib's reference is
