@@ -16,6 +16,10 @@ deterministic for a given torch version and thread count (``--threads``, default
     python scripts/train_comparison_assets.py [--threads 1] [--out ganlib/assets/comparison_mnist32.pt]
                                               [--work-dir DIR] [--steps N]
 
+Each run passes the quality gate of :mod:`ganlib.metrics.gate` (class histogram, recall, FID read by the course's
+classifier; the VAE has bounds of its own) right after it trains; the first that fails stops the script and
+nothing is written.
+
 ``--work-dir`` keeps each run's checkpoint (default: a temporary folder), so an interrupted script continues
 where it stopped, with the same result.
 """
@@ -31,6 +35,7 @@ from pathlib import Path
 import torch
 
 from ganlib import recipes
+from ganlib.metrics.gate import measure_model, require
 from ganlib.shipped import save_shipped
 
 SEEDS = (0, 1, 2)
@@ -53,6 +58,9 @@ def main(argv: list[str] | None = None) -> None:
                 steps = {"steps": args.steps} if args.steps else {}
                 run = recipes.train_comparison_run(name, seed, out_dir=work / f"{name}-{seed}", device="cpu",
                                                    progress=False, **steps)
+                sampler = (run.G_ema if name == "dcgan" else run.sampler).eval()
+                gated = require(measure_model(f"{name} seed {seed}", sampler, "gan" if name == "dcgan" else name))
+                print(gated.report(), flush=True)  # a run that fails its gate stops the script: nothing is written
                 runs[name].append(recipes.comparison_run_state(name, run, seed))
                 print(f"{name} seed {seed}: {runs[name][-1]['info']['steps']} steps in "
                       f"{runs[name][-1]['info']['seconds']:.0f} s", flush=True)

@@ -9,6 +9,9 @@ version and thread count (``--threads``, default 1).
 
     python scripts/train_stylegan_assets.py [--steps 4000] [--seed 0] [--threads 1] [--out ganlib/assets/stylegan_mnist32.pt]
 
+Each G_ema passes the quality gate of :mod:`ganlib.metrics.gate` (class histogram, recall, FID read by the
+course's classifier) before the file is written; if either fails, nothing is written.
+
 Notebook 08b reads the file with ``ganlib.models.stylegan.load_pretrained``; in its full profile it
 trains its own generators instead.
 """
@@ -17,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import io
 import platform
 import sys
 import tempfile
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from ganlib.metrics.gate import measure_model, require
 from ganlib.models.stylegan import PRETRAINED_FORMAT
 from ganlib.recipes import train_stylegan
 from ganlib.training.checkpoint import save_checkpoint
@@ -47,7 +50,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             run = train_stylegan("mnist-5k", out_dir=tmp, profile="quick", device="cpu", steps=args.steps, seed=args.seed,
                                  architecture=architecture, ema_half_life=EMA_HALF_LIFE, checkpoint_every=500)
-        G = run.G_ema
+        G = run.G_ema.eval()
+        print(require(measure_model(architecture, G, "gan")).report(), flush=True)  # a failing G is not written
         state[architecture] = {
             "config": dataclasses.asdict(G.cfg),
             "G_ema": {k: v.detach().cpu().clone() for k, v in G.state_dict().items()},

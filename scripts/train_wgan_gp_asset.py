@@ -16,6 +16,9 @@ Deterministic on a CPU for a given torch version and thread count (``--threads``
 ``--steps`` and the run continues, with the same result as one uninterrupted run; the recorded command
 leaves it out, since it does not change the result.
 
+Before writing, the G_ema passes the quality gate of :mod:`ganlib.metrics.gate` (class histogram, recall and FID
+read by the course's classifier); a run that fails it is not written.
+
 Notebook 07 reads the file with ``ganlib.recipes.load_pretrained_run("wgan-gp")``.
 """
 
@@ -28,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from ganlib.metrics.gate import measure_model, require
 from ganlib.recipes import PRETRAINED_RUNS, pretrained_run_state, train_recipe
 from ganlib.shipped import save_shipped
 
@@ -51,6 +55,7 @@ def main() -> None:
     info = {"dataset": DATASET, "seed": args.seed, "images": run.steps_done * run.cfg.batch_size,
             "seconds": round(run.history.seconds, 1), "threads": args.threads, "torch": str(torch.__version__),
             "machine": platform.machine(), "command": command}
+    print(require(measure_model(NAME, run.G_ema.eval(), "gan")).report())  # refuses to write a model that fails
     state = pretrained_run_state(NAME, run, info)
     out = Path(args.out)
     save_shipped(state, out)  # atomic: a crash never leaves half a file

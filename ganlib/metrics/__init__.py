@@ -20,6 +20,7 @@ One concern per file:
 - ``digits.py``     offline scores of digits with the shipped MNIST classifier: ``digit_scores``,
   ``predict_digits``, ``translation_scores``
 - ``latent.py``     latent-space metrics: ``slerp``, ``perceptual_path_length``
+- ``gate.py``       the quality gate of a shipped model: class histogram, recall and FID within stated bounds
 """
 
 from ganlib.metrics.digits import DigitScores, TranslationScores, digit_scores, predict_digits, translation_scores

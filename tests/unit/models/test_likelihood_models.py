@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ganlib import likelihood, recipes
+from ganlib.metrics.gate import GATES, GateFailed, GateResult
 from ganlib.models.diffusion import DDPM, DiffusionConfig, NoiseSchedule, q_sample
 from ganlib.models.vae import VAE, elbo_terms, reparameterize
 from ganlib.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
@@ -224,6 +225,11 @@ def test_the_comparison_file_round_trips_and_says_how_to_remake_it(tmp_path, mon
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     out = tmp_path / "assets" / recipes.COMPARISON_FILE
+    with pytest.raises(GateFailed, match="dcgan seed 0: FAILED"):  # one step of training is no model of the digits
+        script.main(["--steps", "1", "--out", str(out), "--work-dir", str(tmp_path / "work")])
+    assert not out.exists()
+    passing = lambda name, model, family: GateResult(name, GATES[family], (0.1,) * 10, 1.0, 1.0, 0.0, ())  # noqa: E731
+    monkeypatch.setattr(script, "measure_model", passing)  # the round trip of the file, with the gate stood in for
     script.main(["--steps", "1", "--out", str(out), "--work-dir", str(tmp_path / "work")])
     monkeypatch.setattr(shipped.importlib.resources, "files", lambda package: tmp_path)  # ganlib/assets -> tmp_path
     runs = recipes.load_comparison_runs()
