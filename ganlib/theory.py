@@ -11,6 +11,13 @@ The density functions take densities evaluated on an evenly spaced 1-D grid ``x`
 of the same shape) and integrate with the trapezoid rule, in float64. Where a density is zero the
 integrand's limit is used (0 log 0 = 0), so disjoint supports give finite answers.
 
+Which single Gaussian each divergence prefers for multi-modal data (:func:`best_gaussian`, a grid search)
+shows what the JSD does and does not force: forward KL(p_data || q) pays without bound for a missed mode and
+covers them all with one wide Gaussian; reverse KL(q || p_data) settles on one mode; the JSD's price for a missed
+mode is bounded by log 2. The generator's non-saturating loss against D* is mode-seeking:
+E_{p_g}[-log D*] = KL(p_g || p_data) - KL(p_g || m) + log 2 (:func:`nonsaturating_objective`; Arjovsky and
+Bottou 2017, Sec. 2.2).
+
 The last three functions are about the dynamics of the game rather than its optimum: gradient play
 on the bilinear game min_x max_y x y (:func:`bilinear_game`), whose only equilibrium (0, 0) plain
 gradient steps never reach. Simultaneous steps spiral out, multiplying :func:`bilinear_energy` by a
@@ -29,6 +36,9 @@ __all__ = [
     "js_divergence",
     "value_function",
     "optimal_value",
+    "gaussian_pdf",
+    "nonsaturating_objective",
+    "best_gaussian",
     "bilinear_game",
     "bilinear_energy",
     "bilinear_invariant",
@@ -100,6 +110,33 @@ def optimal_value(p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray) -> float:
     p_data, p_g, x = _as_grid(p_data, p_g, x)
     total = p_data + p_g
     return integrate(_xlogy_ratio(p_data, total) + _xlogy_ratio(p_g, total), x)
+
+
+def gaussian_pdf(x: np.ndarray, mu: float, sigma: float) -> np.ndarray:
+    """The density of N(mu, sigma^2) at x."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.exp(-0.5 * ((x - mu) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
+
+
+def nonsaturating_objective(p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray) -> float:
+    """What the non-saturating generator loss E_{p_g}[-log D*(x)] equals against the optimal discriminator:
+    KL(p_g || p_data) - KL(p_g || m) + log 2, m = (p_data + p_g) / 2, by the identity
+    -log D* = log(2 m / p_data) = log 2 + log(p_g / p_data) - log(p_g / m)."""
+    p_data, p_g, x = _as_grid(p_data, p_g, x)
+    m = 0.5 * (p_data + p_g)
+    return kl_divergence(p_g, p_data, x) - kl_divergence(p_g, m, x) + float(np.log(2.0))
+
+
+def best_gaussian(p: np.ndarray, x: np.ndarray, divergence, mus, sigmas) -> tuple[float, float, float]:
+    """The N(mu, sigma^2), mu in ``mus`` and sigma in ``sigmas``, whose density q on ``x`` minimises
+    ``divergence(p, q, x)``: returns (mu, sigma, value). Ties go to the first found, mu in the outer loop."""
+    best = (float("nan"), float("nan"), float("inf"))
+    for mu in mus:
+        for sigma in sigmas:
+            value = float(divergence(p, gaussian_pdf(x, mu, sigma), x))
+            if value < best[2]:
+                best = (float(mu), float(sigma), value)
+    return best
 
 
 # --------------------------------------------------------------------------- the bilinear game

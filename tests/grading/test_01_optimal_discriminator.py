@@ -1,14 +1,16 @@
 """Hidden grading tests for notebook 01, the optimal discriminator.
 
 Reference values are closed forms (a / (a + b), -sigmoid(t), -(1 - sigmoid(t))), a brute-force maximisation
-of the pointwise objective, adaptive quadrature of the JSD's definition with scipy, and the trapezoid rule
-written out here.
+of the pointwise objective, adaptive quadrature of the JSD's definition with scipy, the trapezoid rule
+written out here, and for exercise 4 a grid search written here over scipy's normal densities.
 
 Delegation. Every call of a submitted function goes through ``_run`` (:class:`_delegation.Delegation`), which
 disables ganlib's references of this notebook for the duration of the call: ``ganlib.theory``'s
 ``optimal_discriminator`` (exercise 1), its ``js_divergence`` and the functions that give the JSD in one line
 (``kl_divergence``, ``optimal_value`` = 2 JSD - log 4, ``value_function`` at D*; exercise 2), and the
-generator losses of ``ganlib.losses``, whose autograd derivative is exercise 3's answer. An answer that calls
+generator losses of ``ganlib.losses``, whose autograd derivative is exercise 3's answer, and
+``ganlib.theory.best_gaussian`` (exercise 4; ``ganlib.theory.gaussian_pdf``, which the exercise names, stays
+allowed). An answer that calls
 them so earns nothing for its exercise; ``test_<exercise>_is_your_own`` adds a static check (a reference bound
 to a global name the function uses). ``ganlib.theory.integrate`` (the trapezoid rule) stays allowed.
 Every test checks values, so a no-op or a constant keeps no point either.
@@ -36,8 +38,10 @@ FORBIDDEN = {
     "ganlib.theory.value_function": ("js_divergence", theory.value_function),
     "ganlib.losses.generator_loss_saturating": ("generator_gradients", losses.generator_loss_saturating),
     "ganlib.losses.generator_loss_nonsaturating": ("generator_gradients", losses.generator_loss_nonsaturating),
+    "ganlib.theory.best_gaussian": ("best_gaussian", theory.best_gaussian),
 }
-EXERCISE_NUMBER = {"optimal_discriminator": "1.1", "js_divergence": "1.2", "generator_gradients": "1.3"}
+EXERCISE_NUMBER = {"optimal_discriminator": "1.1", "js_divergence": "1.2", "generator_gradients": "1.3",
+                   "best_gaussian": "1.4"}
 DELEGATION = Delegation(FORBIDDEN, EXERCISE_NUMBER)
 _run = DELEGATION.run
 
@@ -211,3 +215,92 @@ def test_generator_gradients_is_your_own(ex):
     want_sat, want_nonsat = _closed_forms(t)
     torch.testing.assert_close(g_sat, want_sat)
     torch.testing.assert_close(g_nonsat, want_nonsat)
+
+
+# ---- Exercise 4: best_gaussian ----------------------------------------------------------------
+
+X4 = np.linspace(-12, 12, 4801)
+
+
+def _forward_kl(p, q, x):
+    return _trapezoid(special.rel_entr(p, q), x)
+
+
+def _reverse_kl(p, q, x):
+    return _trapezoid(special.rel_entr(q, p), x)
+
+
+def _reference_search(p, x, divergence, mus, sigmas):
+    """Every (mu, sigma) with scipy's density, sorted by value: [(value, mu, sigma), ...]."""
+    return sorted((divergence(p, stats.norm.pdf(x, mu, sigma), x), float(mu), float(sigma))
+                  for mu in mus for sigma in sigmas)
+
+
+def _best(ex, *args):
+    got = _run(ex, "best_gaussian", *args)
+    assert isinstance(got, tuple) and len(got) == 3, f"expected a tuple (mu, sigma, value), got {got!r}"
+    assert all(isinstance(v, (float, np.floating)) for v in got), f"expected floats, got {got!r}"
+    return tuple(float(v) for v in got)
+
+
+@pytest.mark.points(2)
+def test_best_gaussian_finds_the_data_itself_under_forward_kl(ex):
+    p = stats.norm.pdf(X4, 1.2, 0.7)
+    mus, sigmas = -0.8 + 0.4 * np.arange(11), np.array([0.3, 0.5, 0.7, 0.9, 1.1])
+    mu, sigma, value = _best(ex, p, X4, _forward_kl, mus, sigmas)
+    assert (mu, sigma) == pytest.approx((1.2, 0.7), abs=1e-9), f"N(1.2, 0.7^2) fits itself best, got ({mu}, {sigma})"
+    assert abs(value) < 1e-9, f"KL(p || p) = 0, got {value}"
+
+
+@pytest.mark.points(2)
+def test_best_gaussian_matches_a_brute_force_search_for_mode_seeking_and_covering(ex):
+    """Two modes at -3 and 3: reverse KL picks one mode (the heavier), forward KL one wide Gaussian; values as the
+    search's."""
+    p = 0.45 * stats.norm.pdf(X4, -3, 0.6) + 0.55 * stats.norm.pdf(X4, 3, 0.6)
+    mus, sigmas = np.linspace(-4, 4, 17), np.geomspace(0.3, 5, 15)
+    for divergence in (_reverse_kl, _forward_kl, _jsd_by_trapezoids):
+        ranked = _reference_search(p, X4, divergence, mus, sigmas)
+        (value, mu, sigma), runner_up = ranked[0], ranked[1]
+        assert runner_up[0] - value > 1e-6  # a winner clear of rounding (ties: the next test)
+        got = _best(ex, p, X4, divergence, mus, sigmas)
+        assert got[:2] == pytest.approx((mu, sigma), abs=1e-12), (
+            f"{divergence.__name__.strip('_')}: the grid's best is ({mu:.3f}, {sigma:.3f}), got {got[:2]}")
+        assert got[2] == pytest.approx(value, rel=1e-9, abs=1e-12), "the value must be the divergence at the best"
+
+
+@pytest.mark.points(1)
+def test_best_gaussian_passes_the_data_first_and_each_candidate_once(ex):
+    p = stats.norm.pdf(X4, 0.5, 1.0)
+    mus, sigmas = np.array([-1.0, 0.0, 2.0]), np.array([0.5, 1.5])
+    calls = []
+
+    def recording(first, second, x):
+        calls.append((np.array(first, copy=True), np.array(second, copy=True)))
+        return _trapezoid((x - 2.0) ** 2 * second, x)  # depends on the candidate only: best is N(2, 0.5^2)
+
+    mu, sigma, value = _best(ex, p, X4, recording, mus, sigmas)
+    assert len(calls) == 6, f"every (mu, sigma) once: expected 6 evaluations, got {len(calls)}"
+    for first, second in calls:
+        np.testing.assert_array_equal(first, p, err_msg="divergence(p, q, x): the data comes first")
+    seen = sorted((round(_trapezoid(X4 * q, X4), 6), round(np.sqrt(_trapezoid((X4 - _trapezoid(X4 * q, X4)) ** 2 * q, X4)), 6))
+                  for _, q in calls)
+    assert seen == sorted((m, s) for m in mus for s in sigmas), f"candidates' (mean, std) seen: {seen}"
+    assert (mu, sigma) == (2.0, 0.5) and value == pytest.approx(0.25, rel=1e-6)
+
+
+@pytest.mark.points(1)
+def test_best_gaussian_keeps_the_first_of_equal_values(ex):
+    """A divergence that ties everything: the first (mu, sigma) found, mu in the outer loop."""
+    p = stats.norm.pdf(X4, 0, 1)
+    mus, sigmas = np.array([0.5, -1.0, 2.0]), np.array([0.8, 0.4])
+    assert _best(ex, p, X4, lambda a, b, x: 1.5, mus, sigmas) == (0.5, 0.8, 1.5)
+    mixed = lambda a, b, x: 0.0 if abs(_trapezoid(x * b, x) - 2.0) < 1e-6 else 1.0  # both sigmas at mu = 2 tie
+    assert _best(ex, p, X4, mixed, mus, sigmas)[:2] == (2.0, 0.8), "of the two sigmas at mu = 2, the first"
+
+
+@pytest.mark.points(1)
+def test_best_gaussian_is_your_own(ex):
+    DELEGATION.assert_no_bound_references(ex, "best_gaussian")
+    p = stats.norm.pdf(X4, -1.0, 0.5)
+    got = _best(ex, p, X4, _forward_kl, np.array([-1.0, 0.0]), np.array([0.5, 1.0]))
+    assert got[:2] == (-1.0, 0.5) and abs(got[2]) < 1e-9

@@ -11,7 +11,7 @@ from _mutation import fill
 from _mutation import load_grading_module, mutation_tests
 
 NOTEBOOK = "01_optimal_discriminator"
-EXERCISES = ("optimal_discriminator", "js_divergence", "generator_gradients")
+EXERCISES = ("optimal_discriminator", "js_divergence", "generator_gradients", "best_gaussian")
 grading = load_grading_module(NOTEBOOK)
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # wrong answers divide by zero on purpose
 
@@ -77,6 +77,29 @@ GRADS_SOLUTION = dict(t="logits.detach().clone().requires_grad_(True)", saturati
 def _grads_with(**change):
     """The solution's generator_gradients with the parts named in ``change`` replaced."""
     return _grads(fill(GRADS, GRADS_SOLUTION, change))
+
+
+def _fit(body, prelude=""):
+    return "best_gaussian", _define("def best_gaussian(p, x, divergence, mus, sigmas):\n", body,
+                                    "import numpy as np\nfrom ganlib.theory import gaussian_pdf\n" + prelude)
+
+
+FIT = """
+best = (float("nan"), float("nan"), {start})
+for mu in {mus}:
+    for sigma in {sigmas}:
+        value = float(divergence({first}, {second}, x))
+        if {better}:
+            best = {keep}
+return {result}
+"""
+FIT_SOLUTION = dict(start='float("inf")', mus="mus", sigmas="sigmas", first="p", second="gaussian_pdf(x, mu, sigma)",
+                    better="value < best[2]", keep="(float(mu), float(sigma), value)", result="best")
+
+
+def _fit_with(**change):
+    """The solution's best_gaussian with the parts named in ``change`` replaced."""
+    return _fit(fill(FIT, FIT_SOLUTION, change))
 
 
 MUTANTS = {
@@ -259,6 +282,55 @@ MUTANTS = {
         (grad_nonsat,) = torch.autograd.grad(loss, t)
         return -torch.sigmoid(t.detach()), grad_nonsat
     """, "from ganlib import losses\n"),
+    # Exercise 4: best_gaussian
+    "fit-returns-none": _fit("return None"),
+    "fit-constant": _fit("return 0.0, 1.0, 0.0"),
+    "fit-first-candidate": _fit("return float(mus[0]), float(sigmas[0]), float(divergence(p, gaussian_pdf(x, mus[0], sigmas[0]), x))"),
+    "fit-argmax": _fit_with(start='-float("inf")', better="value > best[2]"),
+    "fit-arguments-swapped": _fit_with(first="gaussian_pdf(x, mu, sigma)", second="p"),
+    "fit-sigma-as-variance": _fit_with(second="gaussian_pdf(x, mu, np.sqrt(sigma))"),
+    "fit-unnormalised-density": _fit_with(second="np.exp(-0.5 * ((x - mu) / sigma) ** 2)"),
+    "fit-mu-and-sigma-swapped": _fit_with(result="best[1], best[0], best[2]"),
+    "fit-zipped-grid": _fit("""
+        best = (float("nan"), float("nan"), float("inf"))
+        for mu, sigma in zip(mus, sigmas):
+            value = float(divergence(p, gaussian_pdf(x, mu, sigma), x))
+            if value < best[2]:
+                best = (float(mu), float(sigma), value)
+        return best
+    """),
+    "fit-last-of-ties": _fit_with(better="value <= best[2]"),
+    "fit-indices": _fit("""
+        values = np.array([[divergence(p, gaussian_pdf(x, mu, sigma), x) for sigma in sigmas] for mu in mus])
+        i, j = np.unravel_index(np.argmin(values), values.shape)
+        return float(i), float(j), float(values[i, j])
+    """),
+    "fit-last-value": _fit_with(result="best[0], best[1], value"),
+    "fit-grid-transposed": _fit("""
+        values = np.array([[divergence(p, gaussian_pdf(x, mu, sigma), x) for sigma in sigmas] for mu in mus])
+        i, j = np.unravel_index(np.argmin(values), values.T.shape)  # the shape of the wrong axis order
+        return float(mus[i]), float(sigmas[j]), float(values[i, j])
+    """),
+    "fit-moment-matching": _fit("""
+        mean = np.trapezoid(x * p, x)  # fits the mean and std of p, whatever the divergence
+        std = np.sqrt(np.trapezoid((x - mean) ** 2 * p, x))
+        mu = mus[np.argmin(np.abs(np.asarray(mus) - mean))]
+        sigma = sigmas[np.argmin(np.abs(np.asarray(sigmas) - std))]
+        return float(mu), float(sigma), float(divergence(p, gaussian_pdf(x, mu, sigma), x))
+    """),
+    "fit-ganlib-from-import": _fit("return _reference(p, x, divergence, mus, sigmas)",
+                                   "from ganlib.theory import best_gaussian as _reference\n"),
+    "fit-ganlib-module-chain": _fit("return ganlib.theory.best_gaussian(p, x, divergence, mus, sigmas)",
+                                    "import ganlib.theory\n"),
+    "fit-ganlib-module-alias": _fit("return th.best_gaussian(p, x, divergence, mus, sigmas)",
+                                    "from ganlib import theory as th\n"),
+    "fit-ganlib-swallowed": _fit("""
+        try:
+            return theory.best_gaussian(p, x, divergence, mus, sigmas)
+        except Exception:
+            return min(((float(m), float(s), float(divergence(p, gaussian_pdf(x, m, s), x))) for m in mus for s in sigmas),
+                       key=lambda t: t[2])
+    """, "from ganlib import theory\n"),
 }
 
 # mutants that look wrong but compute what the solution computes: skipped in the score, and checked to
@@ -333,6 +405,25 @@ ALTERNATIVES = {
         t = logits.detach()
         return -torch.sigmoid(t), -torch.sigmoid(-t)  # the derivatives, by hand
     """),
+    "fit-min-with-key": _fit("""
+        candidates = ((float(mu), float(sigma)) for mu in mus for sigma in sigmas)
+        scored = ((mu, sigma, float(divergence(p, gaussian_pdf(x, mu, sigma), x))) for mu, sigma in candidates)
+        return min(scored, key=lambda t: t[2])  # min keeps the first of equal keys
+    """),
+    "fit-argmin-of-a-table": _fit("""
+        values = np.array([[divergence(p, gaussian_pdf(x, mu, sigma), x) for sigma in sigmas] for mu in mus])
+        i, j = np.unravel_index(np.argmin(values), values.shape)  # argmin: the first minimum, row-major
+        return float(mus[i]), float(sigmas[j]), float(values[i, j])
+    """),
+    "fit-scipy-density": _fit("""
+        best = None
+        for mu in mus:
+            for sigma in sigmas:
+                value = divergence(p, stats.norm.pdf(x, loc=mu, scale=sigma), x)
+                if best is None or value < best[2]:
+                    best = (float(mu), float(sigma), float(value))
+        return best
+    """, "from scipy import stats\n"),
 }
 
 # answers that call ganlib's reference: they must lose every point of their exercise (DESIGN: an exercise
@@ -342,7 +433,7 @@ DELEGATING = [m for m in MUTANTS if "-ganlib-" in m]
 # a no-op or a constant: must lose every point of its exercise too (issue 11: no test may pass a no-op)
 EARNS_NOTHING = ["dstar-returns-none", "dstar-returns-p-data", "dstar-one-half", "dstar-zeros", "jsd-returns-none",
                  "jsd-zero", "jsd-log2", "grads-returns-none", "grads-returns-the-logits", "grads-zeros",
-                 "grads-minus-one-and-zero"]
+                 "grads-minus-one-and-zero", "fit-returns-none", "fit-constant"]
 
 
 # ---------------------------------------------------------------------------------------------

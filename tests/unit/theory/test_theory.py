@@ -171,6 +171,56 @@ def test_integrate_is_the_trapezoid_rule():
     assert integrate(x ** 2, x) == pytest.approx(0.5 * (0 + 1) + 0.5 * (1 + 4))  # 3.0 by trapezoids
 
 
+# --------------------------------------------------------------------------- one Gaussian for several modes
+
+
+def test_gaussian_pdf_is_scipys_normal_density():
+    from scipy import stats
+
+    x = np.linspace(-5, 7, 97)
+    np.testing.assert_allclose(theory.gaussian_pdf(x, 1.2, 0.7), stats.norm.pdf(x, 1.2, 0.7), rtol=1e-13)
+
+
+@pytest.mark.parametrize("m1,s1,m2,s2", [(0, 1, 0, 1), (0, 1, 1.5, 0.8), (-2, 0.5, 1, 2)])
+def test_nonsaturating_objective_is_the_expected_minus_log_d_star(m1, s1, m2, s2):
+    """E_pg[-log D*] computed directly, with log D* = log p_data - log(p_data + p_g) (no D* rounding to 0)."""
+    x = np.linspace(-15, 15, 30001)
+    p_data, p_g = gauss(x, m1, s1), gauss(x, m2, s2)
+    direct = integrate(p_g * (np.log(p_data + p_g) - np.log(p_data)), x)
+    assert theory.nonsaturating_objective(p_data, p_g, x) == pytest.approx(direct, abs=1e-9)
+    if (m1, s1) == (m2, s2):  # at p_g = p_data, D* = 1/2: the loss is log 2
+        assert theory.nonsaturating_objective(p_data, p_g, x) == pytest.approx(LOG2, abs=1e-9)
+
+
+def test_best_gaussian_by_the_kl_closed_form():
+    """Forward KL(N(0, 1) || N(mu, s^2)) = log s + (1 + mu^2) / (2 s^2) - 1/2: the grid point nearest (0, 1) wins,
+    and the value returned is the divergence there."""
+    x = np.linspace(-20, 20, 40001)
+    mus, sigmas = np.linspace(-1, 1, 9), np.array([0.6, 0.9, 1.2, 1.5])
+    mu, sigma, value = theory.best_gaussian(gauss(x, 0, 1), x, kl_divergence, mus, sigmas)
+    closed = {(m, s): math.log(s) + (1 + m * m) / (2 * s * s) - 0.5 for m in mus for s in sigmas}
+    assert (mu, sigma) == min(closed, key=closed.get)
+    assert value == pytest.approx(closed[(mu, sigma)], abs=1e-6)
+    assert all(isinstance(v, float) for v in (mu, sigma, value))
+
+
+def test_mode_seeking_and_mass_covering_fits_of_three_modes():
+    """Three modes at -4, 0, 4 (std 0.5): forward KL spreads one wide Gaussian, reverse KL and the non-saturating
+    objective sit on one mode; the JSD's price for dropping two modes stays below log 2, forward KL's does not."""
+    x = np.linspace(-12, 13, 5001)
+    p = sum(gauss(x, m, 0.5) for m in (-4, 0, 4)) / 3
+    mus, sigmas = np.linspace(-6, 6, 25), np.geomspace(0.25, 6, 20)
+    reverse = lambda a, b, grid: kl_divergence(b, a, grid)
+    fwd = theory.best_gaussian(p, x, kl_divergence, mus, sigmas)
+    rev = theory.best_gaussian(p, x, reverse, mus, sigmas)
+    ns = theory.best_gaussian(p, x, theory.nonsaturating_objective, mus, sigmas)
+    assert fwd[1] > 2.5 and abs(fwd[0]) < 0.5
+    assert rev[1] < 0.7 and ns[1] < 0.7 and min(abs(rev[0] - m) for m in (-4, 0, 4)) < 0.3
+    one_mode = gauss(x, 4, 0.5)
+    jsd_fit = theory.best_gaussian(p, x, js_divergence, mus, sigmas)
+    assert js_divergence(p, one_mode, x) - jsd_fit[2] < LOG2 < kl_divergence(p, one_mode, x) - fwd[2]
+
+
 # --------------------------------------------------------------------------- the bilinear game min_x max_y x y
 
 
