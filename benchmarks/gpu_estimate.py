@@ -13,7 +13,12 @@ cell put in after its parameters cell:
   GPU would get (:mod:`ganlib.training.plan`): fp16 autocast with loss scaling on a T4 (fp32 for a task that is
   not fp16-safe), bf16 on sm >= 8.0, and fused Adam, so the casts, the scaler's and the optimiser's
   operations are those of the GPU run;
-- everything else the notebook does (sampling, scores, plots) runs as written and is counted once.
+- everything else the notebook does (sampling, scores, plots) runs as written and is counted once; in the
+  notebooks of ``FIRST_BATCH_ONLY`` (09, whose colab profile draws 5,000 samples from each of nine models, the
+  DDPM's at 50 network evaluations each, and bounds 1,000 digits per model) ``sampling.draw`` and
+  ``compare.bits_per_dim`` run their first batch only and count it once per batch the full call would run (their
+  batches are alike: same model, same batch size); draw returns that batch repeated to the asked size, so the
+  cells after it run on as many images as they would (their scores are meaningless, their cost is not).
 
 What is counted: every PyTorch operation dispatched (on a GPU, each launches at least one kernel) and the FLOPs
 of the operations :mod:`torch.utils.flop_counter` has formulas for (matrix products and convolutions, forward
@@ -65,6 +70,7 @@ EFFICIENCY = (0.5, 0.25)  # fraction of peak FLOP/s: low estimate, high estimate
 WARMUP_STEPS = 1
 COUNT_STEPS = 4  # counted steps per run (more where a task has an interval, e.g. StyleGAN's lazy R1)
 OFFLINE = {"08a": {"DATASET": "mnist-5k"}}  # parameters that stand in for a download (same cost per step)
+FIRST_BATCH_ONLY = {"09"}  # notebooks whose sampling and bounds are counted on their first batch (docstring)
 HALF = (torch.float16, torch.bfloat16)
 
 
@@ -214,6 +220,48 @@ class Recorder:
 
         return counting_fit
 
+    def first_batch(self, real, size: int, batch_size: int, run_first):
+        """Run ``run_first()`` (the first of ``ceil(size / batch_size)`` alike batches) into a bucket of its own and
+        add it to the current bucket once per batch of the full call (the last, partial one as its share)."""
+        previous, own = self.counter.bucket, _zero()
+        self.counter.bucket = own
+        try:
+            out = run_first()
+        finally:
+            self.counter.bucket = previous
+        if previous is not None:
+            for key in own:
+                previous[key] += own[key] * size / batch_size
+        return out
+
+    def draw(self, real_draw):
+        recorder = self
+
+        def counting_draw(model, n, *, batch_size=500, **kw):
+            if n <= batch_size:
+                return real_draw(model, n, batch_size=batch_size, **kw)
+            first = recorder.first_batch(real_draw, n, batch_size,
+                                         lambda: real_draw(model, batch_size, batch_size=batch_size, **kw))
+            bucket, recorder.counter.bucket = recorder.counter.bucket, None  # the copies are not the GPU's work
+            try:
+                return first.repeat(math.ceil(n / batch_size), *([1] * (first.ndim - 1)))[:n]
+            finally:
+                recorder.counter.bucket = bucket
+
+        return counting_draw
+
+    def bits_per_dim(self, real_bits_per_dim):
+        recorder = self
+
+        def counting_bits_per_dim(model, images, *, batch_size=250, **kw):
+            if len(images) <= batch_size:
+                return real_bits_per_dim(model, images, batch_size=batch_size, **kw)
+            return recorder.first_batch(real_bits_per_dim, len(images), batch_size,
+                                        lambda: real_bits_per_dim(model, images[:batch_size], batch_size=batch_size,
+                                                                  **kw))
+
+        return counting_bits_per_dim
+
     def dump(self) -> None:
         Path(self.path).write_text(json.dumps({"runs": self.runs, "other": self.other}, indent=1))
 
@@ -245,12 +293,18 @@ def fit_holders() -> list:
     return [m for m in list(sys.modules.values()) if m is not None and getattr(m, "fit", None) is fit]
 
 
-def install(gpu: str, path: str) -> Recorder:
-    """Called by the cell this script puts into a notebook: patch ``fit`` everywhere it is imported, start counting."""
+def install(gpu: str, path: str, first_batch_only: bool = False) -> Recorder:
+    """Called by the cell this script puts into a notebook: patch ``fit`` everywhere it is imported (and, with
+    ``first_batch_only``, ``sampling.draw`` and ``compare.bits_per_dim`` as the notebook calls them), start counting."""
+    from ganlib import compare, sampling
+
     recorder = Recorder(gpu, path)
     counting = recorder.fit(_loop().fit)
     for module in fit_holders():
         module.fit = counting
+    if first_batch_only:
+        sampling.draw = recorder.draw(sampling.draw)
+        compare.bits_per_dim = recorder.bits_per_dim(compare.bits_per_dim)
     recorder.counter.__enter__()  # stays on for the rest of the kernel's life (cells run on one thread)
     return recorder
 
@@ -309,10 +363,12 @@ def count_notebook(path: Path, gpu: str, profile: str, timeout: int, workdir: Pa
     nb = nbformat.read(path, as_version=4)
     where = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     out = workdir / f"{path.stem}.json"
-    params = {"PROFILE": profile, "DEVICE": "cpu", **OFFLINE.get(path.name.split("_")[0], {})}
+    number = path.name.split("_")[0]
+    params = {"PROFILE": profile, "DEVICE": "cpu", **OFFLINE.get(number, {})}
     source = "\n".join([*(f"{k} = {v!r}" for k, v in params.items()),
                         f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})",
-                        f"import gpu_estimate; _recorder = gpu_estimate.install({gpu!r}, {str(out)!r})"])
+                        f"import gpu_estimate; _recorder = gpu_estimate.install({gpu!r}, {str(out)!r}, "
+                        f"first_batch_only={number in FIRST_BATCH_ONLY})"])
     nb.cells.insert(where + 1, nbformat.v4.new_code_cell(source))
     nb.cells.append(nbformat.v4.new_code_cell("_recorder.dump()"))
     env_before = dict(os.environ)

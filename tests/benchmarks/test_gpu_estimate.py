@@ -4,10 +4,12 @@ the plan a T4 would get, and ProGAN's steps split by phase as its schedule says.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import ganlib.train
 import ganlib.training
@@ -99,3 +101,43 @@ def test_the_course_map_quotes_the_committed_t4_estimates():
     for name, notebook in result["notebooks"].items():
         assert notebook["total_s"][1] <= 15 * 60, f"{name}: {gpu_estimate.minutes(notebook['total_s'])} on a T4"
         assert last_cell[name.split("_")[0]].endswith(f"/ {gpu_estimate.minutes(notebook['total_s'])} (estimate)"), name
+
+
+def _count(recorder, call):
+    recorder.counter.bucket = bucket = gpu_estimate._zero()
+    try:
+        out = call()
+    finally:
+        recorder.counter.bucket = None
+    return out, bucket
+
+
+def test_sampling_and_bounds_counted_on_their_first_batch_cost_what_the_whole_call_costs(tmp_path):
+    """09's colab draws (FIRST_BATCH_ONLY): two alike batches counted as one batch twice = the two counted."""
+    from ganlib import compare, sampling
+    from ganlib.models.dcgan import DCGANConfig, DCGANGenerator
+    from ganlib.models.vae import VAE
+
+    recorder = gpu_estimate.Recorder("t4", str(tmp_path / "counts.json"))
+    G, vae = DCGANGenerator(DCGANConfig(g_width=8)).eval(), VAE().eval()
+    images = torch.rand(40, 1, 32, 32) * 2 - 1
+    with recorder.counter:
+        whole, full = _count(recorder, lambda: sampling.draw(G, 30, generator=torch.Generator(), batch_size=15))
+        cut, first = _count(recorder, lambda: recorder.draw(sampling.draw)(
+            G, 30, generator=torch.Generator(), batch_size=15))
+        _, bound_full = _count(recorder, lambda: compare.bits_per_dim(
+            vae, images, generator=torch.Generator().manual_seed(0), batch_size=20))
+        value, bound_first = _count(recorder, lambda: recorder.bits_per_dim(compare.bits_per_dim)(
+            vae, images, generator=torch.Generator().manual_seed(0), batch_size=20))
+    assert cut.shape == whole.shape == (30, 1, 32, 32)
+    torch.testing.assert_close(cut[15:], cut[:15])  # the first batch, repeated to the asked size
+    # the same FLOPs; the operations up to one: draw's closing torch.cat of its batches, here once per batch
+    assert first["flops32"] == full["flops32"] > 0 and full["ops"] > 0 and 0 <= first["ops"] - full["ops"] <= 1
+    # ... and bits_per_dim's closing cat, mean and item (5 operations), once per batch here
+    assert bound_first["flops32"] == bound_full["flops32"] > 0 and bound_full["ops"] > 0
+    assert 0 <= bound_first["ops"] - bound_full["ops"] <= 5
+    assert math.isfinite(value)
+    with recorder.counter:  # a call of one batch or less runs as written
+        small, counted = _count(recorder, lambda: recorder.draw(sampling.draw)(G, 10, generator=torch.Generator(),
+                                                                               batch_size=15))
+    assert small.shape[0] == 10 and counted["ops"] > 0
