@@ -43,6 +43,7 @@ skipped and is not in the estimate (the table says so).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
@@ -220,15 +221,21 @@ class Recorder:
 
         return counting_fit
 
-    def first_batch(self, real, size: int, batch_size: int, run_first):
+    @contextlib.contextmanager
+    def counting_into(self, bucket: dict | None):
+        """Within the block, count into ``bucket`` (None: count nothing); the previous bucket again afterwards."""
+        previous, self.counter.bucket = self.counter.bucket, bucket
+        try:
+            yield
+        finally:
+            self.counter.bucket = previous
+
+    def first_batch(self, size: int, batch_size: int, run_first):
         """Run ``run_first()`` (the first of ``ceil(size / batch_size)`` alike batches) into a bucket of its own and
         add it to the current bucket once per batch of the full call (the last, partial one as its share)."""
         previous, own = self.counter.bucket, _zero()
-        self.counter.bucket = own
-        try:
+        with self.counting_into(own):
             out = run_first()
-        finally:
-            self.counter.bucket = previous
         if previous is not None:
             for key in own:
                 previous[key] += own[key] * size / batch_size
@@ -240,13 +247,10 @@ class Recorder:
         def counting_draw(model, n, *, batch_size=500, **kw):
             if n <= batch_size:
                 return real_draw(model, n, batch_size=batch_size, **kw)
-            first = recorder.first_batch(real_draw, n, batch_size,
+            first = recorder.first_batch(n, batch_size,
                                          lambda: real_draw(model, batch_size, batch_size=batch_size, **kw))
-            bucket, recorder.counter.bucket = recorder.counter.bucket, None  # the copies are not the GPU's work
-            try:
+            with recorder.counting_into(None):  # the copies are not the GPU's work
                 return first.repeat(math.ceil(n / batch_size), *([1] * (first.ndim - 1)))[:n]
-            finally:
-                recorder.counter.bucket = bucket
 
         return counting_draw
 
@@ -256,7 +260,7 @@ class Recorder:
         def counting_bits_per_dim(model, images, *, batch_size=250, **kw):
             if len(images) <= batch_size:
                 return real_bits_per_dim(model, images, batch_size=batch_size, **kw)
-            return recorder.first_batch(real_bits_per_dim, len(images), batch_size,
+            return recorder.first_batch(len(images), batch_size,
                                         lambda: real_bits_per_dim(model, images[:batch_size], batch_size=batch_size,
                                                                   **kw))
 

@@ -104,11 +104,9 @@ def test_the_course_map_quotes_the_committed_t4_estimates():
 
 
 def _count(recorder, call):
-    recorder.counter.bucket = bucket = gpu_estimate._zero()
-    try:
+    bucket = gpu_estimate._zero()
+    with recorder.counting_into(bucket):
         out = call()
-    finally:
-        recorder.counter.bucket = None
     return out, bucket
 
 
